@@ -1,0 +1,174 @@
+//! Staff roles, staff users and API keys. Passwords are argon2id hashes; API keys are random
+//! tokens stored as SHA-256, like every other secret we hand out.
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::token::{RawToken, TokenHash};
+
+/// What a staff member or key may do. Personal data is for `Admin` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Rooms, shows and performances; no personal data.
+    Editor,
+    /// Check-in only.
+    Door,
+    /// Job queue and metrics; no personal data.
+    Operator,
+}
+
+/// Each capability behind a login, granted to roles in [`Role::can`] and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ManageCatalogue,
+    ViewPersonalData,
+    ManageStaff,
+    CheckIn,
+    WatchOperations,
+}
+
+impl Role {
+    /// Parses the contract's spelling.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "editor" => Some(Role::Editor),
+            "door" => Some(Role::Door),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Door => "door",
+            Role::Operator => "operator",
+        }
+    }
+
+    /// The permission table.
+    pub fn can(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Editor => permission == ManageCatalogue,
+            Role::Door => permission == CheckIn,
+            Role::Operator => permission == WatchOperations,
+        }
+    }
+}
+
+/// An API key as listed to admins (never its secret).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub label: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Creates an API key and returns the raw key, to be shown once.
+pub async fn create_api_key(
+    conn: &mut PgConnection,
+    role: Role,
+    label: &str,
+) -> Result<(Uuid, RawToken), sqlx::Error> {
+    let raw = RawToken::generate();
+    let id = Uuid::new_v4();
+    sqlx::query("INSERT INTO api_keys (id, label, role, key_hash) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(label)
+        .bind(role)
+        .bind(raw.hash().as_bytes())
+        .execute(conn)
+        .await?;
+    Ok((id, raw))
+}
+
+/// The live key with this secret, recording that it was used.
+pub async fn authenticate_api_key(
+    conn: &mut PgConnection,
+    presented: &str,
+) -> Result<Option<ApiKey>, sqlx::Error> {
+    let Some(hash) = TokenHash::parse(presented) else {
+        return Ok(None);
+    };
+    sqlx::query_as(
+        "UPDATE api_keys SET last_used_at = now()
+          WHERE key_hash = $1 AND revoked_at IS NULL
+          RETURNING id, label, role, created_at, last_used_at, revoked_at",
+    )
+    .bind(hash.as_bytes())
+    .fetch_optional(conn)
+    .await
+}
+
+/// All keys, newest first.
+pub async fn list_api_keys(conn: &mut PgConnection) -> Result<Vec<ApiKey>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, label, role, created_at, last_used_at, revoked_at
+           FROM api_keys ORDER BY created_at DESC",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Revokes a key; returns false if there is no such live key.
+pub async fn revoke_api_key(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Hashes a password with argon2id (the crate draws a fresh salt).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hash password: {e}"))
+}
+
+/// True when `password` matches the stored hash.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Creates a staff user, or updates the role and password of the one with this e-mail.
+pub async fn upsert_staff_user(
+    conn: &mut PgConnection,
+    email: &str,
+    role: Role,
+    password_hash: &str,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO staff_users (id, email, password_hash, role) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (lower(email)) DO UPDATE
+            SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role,
+                updated_at = now(), disabled_at = NULL
+         RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(email)
+    .bind(password_hash)
+    .bind(role)
+    .fetch_one(conn)
+    .await
+}

@@ -1,0 +1,293 @@
+//! Booking: a visitor asks for seats, we validate strictly, write a *pending* reservation and, in
+//! the same transaction, queue the confirmation e-mail. Pending reservations hold no seats; the
+//! capacity check here only refuses requests that could not be confirmed right now.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use email_address::{EmailAddress, Options};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::catalogue::{self, BookingStatus};
+use crate::jobs::{self, SendConfirmationEmail};
+
+/// Field name → what is wrong with it, as the API's `fields` object.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// Upper bound on any party size, whatever a performance allows.
+pub const MAX_PARTY_SIZE: i64 = 1000;
+
+/// A booking request as it arrives, before validation (from JSON or an HTML form).
+#[derive(Debug, Default, Clone)]
+pub struct ReservationInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub notes: Option<String>,
+    pub party_size: Option<i64>,
+}
+
+/// A booking request that passed every rule that does not depend on the performance.
+#[derive(Debug, Clone)]
+pub struct NewReservation {
+    name: String,
+    email: String,
+    phone: Option<String>,
+    notes: Option<String>,
+    party_size: i32,
+}
+
+impl NewReservation {
+    /// Applies the contract's field rules; returns every problem at once.
+    pub fn parse(input: ReservationInput) -> Result<NewReservation, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = input.name.as_deref().map(str::trim).unwrap_or_default();
+        if name.is_empty() {
+            errors.insert("name".into(), "is required".into());
+        } else if name.chars().count() > 100 {
+            errors.insert("name".into(), "must be at most 100 characters".into());
+        } else if name.chars().any(char::is_control) {
+            errors.insert("name".into(), "must not contain control characters".into());
+        }
+        let email = input.email.as_deref().map(str::trim).unwrap_or_default();
+        if email.is_empty() {
+            errors.insert("email".into(), "is required".into());
+        } else if email.len() > 254 || !is_valid_email(email) {
+            errors.insert("email".into(), "must be a valid e-mail address".into());
+        }
+        let phone = input
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
+        if let Some(phone) = phone {
+            let allowed = |c: char| c.is_ascii_digit() || " +-()".contains(c);
+            if phone.chars().count() > 32 || !phone.chars().all(allowed) {
+                errors.insert(
+                    "phone".into(),
+                    "must be at most 32 digits, spaces, + - ( )".into(),
+                );
+            }
+        }
+        let notes = input
+            .notes
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        if let Some(notes) = notes {
+            if notes.chars().count() > 1000 {
+                errors.insert("notes".into(), "must be at most 1000 characters".into());
+            } else if notes
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+            {
+                errors.insert("notes".into(), "must not contain control characters".into());
+            }
+        }
+        let party_size = match input.party_size {
+            None => {
+                errors.insert("party_size".into(), "is required".into());
+                0
+            }
+            Some(n) if !(1..=MAX_PARTY_SIZE).contains(&n) => {
+                errors.insert(
+                    "party_size".into(),
+                    "must be a positive whole number within the performance's maximum".into(),
+                );
+                0
+            }
+            Some(n) => n as i32,
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(NewReservation {
+            name: name.to_owned(),
+            email: email.to_owned(),
+            phone: phone.map(str::to_owned),
+            notes: notes.map(str::to_owned),
+            party_size,
+        })
+    }
+
+    pub fn party_size(&self) -> i32 {
+        self.party_size
+    }
+}
+
+fn is_valid_email(email: &str) -> bool {
+    let options = Options::default()
+        .with_required_tld()
+        .without_domain_literal();
+    let options = Options {
+        allow_display_text: false,
+        ..options
+    };
+    EmailAddress::parse_with_options(email, options).is_ok()
+}
+
+/// Why a booking was refused; each variant is one of the contract's answers.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("performance not found")]
+    NotFound,
+    #[error("the performance is not open for booking")]
+    BookingClosed,
+    #[error("the party is larger than this performance allows ({max})")]
+    PartyTooLarge { max: i32 },
+    #[error("not enough seats are available")]
+    InsufficientCapacity,
+    #[error("too many bookings for this e-mail address")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Per-address caps that stop the booking form from being used to flood someone's inbox.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailLimits {
+    /// 0 disables.
+    pub per_hour: u32,
+    /// 0 disables.
+    pub pending_per_performance: u32,
+}
+
+/// Checks the performance and writes a pending reservation plus its confirmation-email job.
+/// The caller owns the transaction: both rows commit together or not at all.
+pub async fn create_reservation(
+    conn: &mut PgConnection,
+    performance_id: Uuid,
+    new: &NewReservation,
+    limits: EmailLimits,
+    max_attempts: usize,
+) -> Result<Uuid, BookingError> {
+    let performance = catalogue::find_performance(conn, performance_id)
+        .await?
+        .ok_or(BookingError::NotFound)?;
+    if performance.booking_status(Utc::now()) != BookingStatus::Open {
+        return Err(BookingError::BookingClosed);
+    }
+    if new.party_size > performance.max_party_size {
+        return Err(BookingError::PartyTooLarge {
+            max: performance.max_party_size,
+        });
+    }
+    if i64::from(new.party_size) > performance.seats_available() {
+        return Err(BookingError::InsufficientCapacity);
+    }
+    check_email_limits(conn, performance_id, &new.email, limits).await?;
+
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO reservations (id, performance_id, name, email, phone, notes, party_size)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(performance_id)
+    .bind(&new.name)
+    .bind(&new.email)
+    .bind(&new.phone)
+    .bind(&new.notes)
+    .bind(new.party_size)
+    .execute(&mut *conn)
+    .await?;
+    jobs::enqueue(
+        conn,
+        &SendConfirmationEmail { reservation_id: id },
+        max_attempts,
+    )
+    .await?;
+    Ok(id)
+}
+
+async fn check_email_limits(
+    conn: &mut PgConnection,
+    performance_id: Uuid,
+    email: &str,
+    limits: EmailLimits,
+) -> Result<(), BookingError> {
+    if limits.per_hour > 0 {
+        let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT count(*), min(created_at) FROM reservations
+              WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour'",
+        )
+        .bind(email)
+        .fetch_one(&mut *conn)
+        .await?;
+        if count >= i64::from(limits.per_hour) {
+            let free_at = oldest.unwrap_or_else(Utc::now) + chrono::Duration::hours(1);
+            let wait = (free_at - Utc::now()).num_seconds().max(1);
+            return Err(BookingError::RateLimited {
+                retry_after_seconds: wait as u64,
+            });
+        }
+    }
+    if limits.pending_per_performance > 0 {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reservations
+              WHERE performance_id = $1 AND lower(email) = lower($2) AND status = 'pending'",
+        )
+        .bind(performance_id)
+        .bind(email)
+        .fetch_one(&mut *conn)
+        .await?;
+        if pending >= i64::from(limits.pending_per_performance) {
+            return Err(BookingError::RateLimited {
+                retry_after_seconds: 3600,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What staff with access to personal data see of a reservation.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub performance_id: Uuid,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub notes: Option<String>,
+    pub party_size: i32,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub checked_in_at: Option<DateTime<Utc>>,
+}
+
+/// The SELECT every reservation query starts with.
+macro_rules! reservation_select {
+    () => {
+        "SELECT id, performance_id, name, email, phone, notes, party_size,
+        status, created_at, confirmed_at, cancelled_at, checked_in_at FROM reservations"
+    };
+}
+
+/// One reservation with its personal data.
+pub async fn find_reservation(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<Reservation>, sqlx::Error> {
+    sqlx::query_as(concat!(reservation_select!(), " WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The reservations of a performance, oldest first.
+pub async fn list_reservations(
+    conn: &mut PgConnection,
+    performance_id: Uuid,
+) -> Result<Vec<Reservation>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        reservation_select!(),
+        " WHERE performance_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(performance_id)
+    .fetch_all(conn)
+    .await
+}

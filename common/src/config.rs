@@ -1,0 +1,239 @@
+//! Configuration: read once from the environment in each `main`, then passed down.
+//! Every error names the variable it is about, so a misconfigured deployment says what to fix.
+
+use std::{net::IpAddr, net::SocketAddr, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Everything both processes need to know about their surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    /// Present when `SMTP_URL` is set; the worker refuses to start without it.
+    pub mail: Option<MailConfig>,
+    pub jobs: JobsConfig,
+    pub booking: BookingConfig,
+    /// Signs sessions and CSRF tokens; at least 32 bytes.
+    pub secret_key: SecretString,
+    /// `https://tickets.example.org`, without a trailing slash.
+    pub public_base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub bind_addr: SocketAddr,
+    /// Peers whose `X-Forwarded-For` is believed (nginx).
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub smtp_url: SecretString,
+    pub from: String,
+    /// Upper bound for one SMTP conversation; a slower server counts as a transient failure.
+    pub send_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub concurrency: usize,
+    /// Attempts per job before it is left `Failed` for an operator.
+    pub max_attempts: usize,
+    pub retry_min_delay: Duration,
+    pub retry_max_delay: Duration,
+    /// How often a worker polls when no notification arrives.
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BookingConfig {
+    /// Lifetime of a new confirmation token; zero makes it expire at once (for tests).
+    pub confirmation_ttl: Duration,
+    /// Requests per minute per client address and endpoint; 0 disables every rate limit.
+    pub rate_limit_per_minute: u32,
+    /// Reservations one e-mail address may make in an hour (all performances).
+    pub email_bookings_per_hour: u32,
+    /// Unconfirmed reservations one e-mail address may hold for one performance.
+    pub email_pending_per_performance: u32,
+}
+
+impl Config {
+    /// Reads the whole configuration; the error names the missing or malformed variable.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let secret_key = required_var("SECRET_KEY")?;
+        if secret_key.len() < 32 {
+            bail!("SECRET_KEY must be at least 32 bytes long");
+        }
+        let public_base_url = parse_base_url(&required_var("PUBLIC_BASE_URL")?)?;
+        let database_url = required_var("DATABASE_URL")?;
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            bail!("DATABASE_URL must be a postgres:// URL");
+        }
+        let mail = match optional_var("SMTP_URL")? {
+            None => None,
+            Some(url) => Some(MailConfig {
+                smtp_url: parse_smtp_url(&url)?.into(),
+                from: parse_mail_from(&required_var("MAIL_FROM")?)?,
+                send_timeout: Duration::from_secs(var_or("SMTP_TIMEOUT_SECONDS", 20)?),
+            }),
+        };
+        let trusted_proxies = match optional_var("TRUSTED_PROXIES")? {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(IpAddr::from_str)
+                .collect::<Result<_, _>>()
+                .context("TRUSTED_PROXIES must be a comma-separated list of IP addresses")?,
+        };
+        Ok(Config {
+            database: DatabaseConfig {
+                url: database_url.into(),
+                max_connections: var_or("DATABASE_MAX_CONNECTIONS", 10)?,
+            },
+            http: HttpConfig {
+                bind_addr: var_or("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+                trusted_proxies,
+            },
+            mail,
+            jobs: JobsConfig {
+                concurrency: var_or("WORKER_CONCURRENCY", 4)?,
+                max_attempts: var_or("JOB_MAX_ATTEMPTS", 25)?,
+                retry_min_delay: Duration::from_millis(var_or("JOB_RETRY_MIN_DELAY_MS", 2_000)?),
+                retry_max_delay: Duration::from_millis(var_or("JOB_RETRY_MAX_DELAY_MS", 300_000)?),
+                poll_interval: Duration::from_millis(var_or("JOB_POLL_INTERVAL_MS", 1_000)?),
+                heartbeat_interval: Duration::from_secs(var_or("WORKER_HEARTBEAT_SECONDS", 10)?),
+            },
+            booking: BookingConfig {
+                confirmation_ttl: Duration::from_secs(
+                    60 * var_or("CONFIRMATION_TTL_MINUTES", 1440u64)?,
+                ),
+                rate_limit_per_minute: var_or("RATE_LIMIT_PER_MINUTE", 20)?,
+                email_bookings_per_hour: var_or("EMAIL_BOOKINGS_PER_HOUR", 10)?,
+                email_pending_per_performance: var_or("EMAIL_PENDING_PER_PERFORMANCE", 3)?,
+            },
+            secret_key: secret_key.into(),
+            public_base_url,
+        })
+    }
+
+    /// A configuration for tests: no rate limits, fast job retries, nothing read from the environment.
+    pub fn for_tests(database_url: &str, public_base_url: &str) -> Config {
+        Config {
+            database: DatabaseConfig {
+                url: database_url.to_owned().into(),
+                max_connections: 10,
+            },
+            http: HttpConfig {
+                bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                trusted_proxies: Vec::new(),
+            },
+            mail: None,
+            jobs: JobsConfig {
+                concurrency: 4,
+                max_attempts: 3,
+                retry_min_delay: Duration::from_millis(50),
+                retry_max_delay: Duration::from_millis(200),
+                poll_interval: Duration::from_millis(100),
+                heartbeat_interval: Duration::from_secs(2),
+            },
+            booking: BookingConfig {
+                confirmation_ttl: Duration::from_secs(3600),
+                rate_limit_per_minute: 0,
+                email_bookings_per_hour: 0,
+                email_pending_per_performance: 0,
+            },
+            secret_key: "test-secret-key-that-is-long-enough-0123456789"
+                .to_owned()
+                .into(),
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The mail settings, or the error the worker stops with when they are missing.
+    pub fn require_mail(&self) -> anyhow::Result<&MailConfig> {
+        self.mail
+            .as_ref()
+            .context("SMTP_URL is required for the worker (with MAIL_FROM)")
+    }
+
+    /// True when e-mailed links point at https, so cookies must be `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_base_url.starts_with("https://")
+    }
+}
+
+impl DatabaseConfig {
+    /// The connection string, for the pool only.
+    pub fn url(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+/// A variable that must be present and non-empty.
+pub fn required_var(name: &str) -> anyhow::Result<String> {
+    optional_var(name)?.with_context(|| format!("{name} is required but not set"))
+}
+
+/// A variable that may be absent; an empty value counts as absent.
+pub fn optional_var(name: &str) -> anyhow::Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v.trim().to_owned())),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{name} is not valid UTF-8"),
+    }
+}
+
+/// A parsed variable, or `default` when unset.
+pub fn var_or<T: FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match optional_var(name)? {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} has a malformed value")),
+    }
+}
+
+fn parse_base_url(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => bail!("PUBLIC_BASE_URL must be an http:// or https:// URL without query"),
+    }
+}
+
+fn parse_smtp_url(url: &str) -> anyhow::Result<String> {
+    if url.starts_with("smtp://") || url.starts_with("smtps://") {
+        Ok(url.to_owned())
+    } else {
+        bail!("SMTP_URL must start with smtp:// or smtps://")
+    }
+}
+
+fn parse_mail_from(from: &str) -> anyhow::Result<String> {
+    // Accepts "addr@example.org" and "Name <addr@example.org>".
+    let addr = match (from.find('<'), from.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &from[start + 1..end],
+        _ => from,
+    };
+    if email_address::EmailAddress::is_valid(addr) {
+        Ok(from.to_owned())
+    } else {
+        bail!("MAIL_FROM must be an e-mail address")
+    }
+}

@@ -1,0 +1,71 @@
+//! Job payloads and the enqueue helper. `web` pushes jobs inside its own transactions;
+//! `worker` consumes the same queues. Payloads hold ids only: no personal data, no tokens,
+//! because the queue tables are shown to operators verbatim.
+
+use apalis_core::task::builder::TaskBuilder;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Queue of [`SendConfirmationEmail`] jobs (`apalis.jobs.job_type`).
+pub const CONFIRMATION_QUEUE: &str = "email.confirmation";
+/// Queue of [`SendTicket`] jobs.
+pub const TICKET_QUEUE: &str = "email.ticket";
+
+/// Every queue the worker consumes, for the operator views.
+pub const QUEUES: [&str; 2] = [CONFIRMATION_QUEUE, TICKET_QUEUE];
+
+/// Attempts a job gets before it stays `Failed` (the worker retries in process with backoff).
+pub const DEFAULT_MAX_ATTEMPTS: usize = 25;
+
+/// E-mail the visitor a link to confirm a pending reservation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendConfirmationEmail {
+    pub reservation_id: Uuid,
+}
+
+/// E-mail the visitor their QR ticket and cancel link after confirmation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendTicket {
+    pub reservation_id: Uuid,
+}
+
+/// A payload type and the queue it travels on.
+pub trait Job: Serialize {
+    const QUEUE: &'static str;
+    /// Keeps one job per purpose and reservation even if a caller enqueues twice.
+    fn idempotency_key(&self) -> String;
+}
+
+impl Job for SendConfirmationEmail {
+    const QUEUE: &'static str = CONFIRMATION_QUEUE;
+    fn idempotency_key(&self) -> String {
+        format!("confirm:{}", self.reservation_id)
+    }
+}
+
+impl Job for SendTicket {
+    const QUEUE: &'static str = TICKET_QUEUE;
+    fn idempotency_key(&self) -> String {
+        format!("ticket:{}", self.reservation_id)
+    }
+}
+
+/// Pushes `job` on the caller's connection, so it commits or rolls back with the caller's writes.
+pub async fn enqueue<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    max_attempts: usize,
+) -> Result<(), sqlx::Error> {
+    let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let task = TaskBuilder::new(args)
+        .max_attempts(max_attempts)
+        .idempotency_key(job.idempotency_key())
+        .build();
+    apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task])
+        .await
+        .map_err(|e| match e {
+            apalis_postgres::Error::Database(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })
+}

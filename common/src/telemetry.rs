@@ -1,0 +1,17 @@
+//! Tracing setup shared by both binaries: `RUST_LOG` filters, `LOG_FORMAT=json` emits JSON lines.
+
+use tracing_subscriber::{EnvFilter, fmt};
+
+/// Installs the global subscriber; call once at the top of `main`.
+pub fn init(service_name: &'static str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,apalis_postgres=warn"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = fmt().with_env_filter(filter).with_target(true);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+    tracing::info!(service = service_name, "starting");
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests, one module per capability. Each test starts the real web server and
+//! worker against its own fresh database and a loopback SMTP server.
+
+mod admin;
+mod booking;
+mod catalogue;
+mod confirmation;

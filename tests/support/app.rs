@@ -1,0 +1,289 @@
+//! `TestApp`: the real web server and worker, in process, against a fresh database and a
+//! loopback SMTP server, with request helpers named after the calls tests make.
+
+use std::{net::SocketAddr, time::Duration};
+
+use common::{auth::Role, config::Config, jobs::QUEUES};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::{net::TcpListener, sync::watch};
+use uuid::Uuid;
+
+use crate::{db::TestDatabase, smtp::SmtpServer};
+
+/// How long helpers wait for background work before failing the test.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running application.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub smtp: SmtpServer,
+    pub config: Config,
+    admin_key: String,
+    stop: watch::Sender<bool>,
+    _database: TestDatabase,
+}
+
+/// A minimal performance to create; the rest takes the contract's defaults.
+pub struct PerformanceSpec {
+    pub capacity: i32,
+    pub booking_status: &'static str,
+    pub starts_in: chrono::Duration,
+    pub extra: Value,
+}
+
+impl Default for PerformanceSpec {
+    fn default() -> Self {
+        PerformanceSpec {
+            capacity: 50,
+            booking_status: "open",
+            starts_in: chrono::Duration::days(7),
+            extra: json!({}),
+        }
+    }
+}
+
+impl TestApp {
+    /// Web and worker with the test configuration.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Web and worker with a configuration adjusted by the test.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let database = TestDatabase::create().await;
+        let smtp = SmtpServer::start().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind web");
+        let addr = listener.local_addr().expect("web address");
+        let mut config = Config::for_tests(&database.url, &format!("http://{addr}"));
+        config.mail = Some(common::config::MailConfig {
+            smtp_url: smtp.url().into(),
+            from: "AzioneLab <tickets@azionelab.test>".to_owned(),
+            send_timeout: Duration::from_secs(5),
+        });
+        adjust(&mut config);
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let state = web::AppState::new(database.pool.clone(), config.clone());
+        tokio::spawn(web::serve(listener, state, until_stopped(stopped.clone())));
+        tokio::spawn({
+            let config = config.clone();
+            let pool = database.pool.clone();
+            let stopped = stopped.clone();
+            async move {
+                if let Err(e) = worker::run(config, pool, until_stopped(stopped)).await {
+                    eprintln!("worker stopped with an error: {e:#}");
+                }
+            }
+        });
+        let mut conn = database.pool.acquire().await.expect("connection");
+        let (_, key) = common::auth::create_api_key(&mut conn, Role::Admin, "tests")
+            .await
+            .expect("admin key");
+        TestApp {
+            addr,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            db: database.pool.clone(),
+            smtp,
+            config,
+            admin_key: key.expose().to_owned(),
+            stop,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A new API key with this role.
+    pub async fn api_key(&self, role: Role) -> String {
+        let mut conn = self.db.acquire().await.expect("connection");
+        let (_, key) = common::auth::create_api_key(&mut conn, role, "test key")
+            .await
+            .expect("api key");
+        key.expose().to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// A JSON request authenticated with the admin key.
+    pub async fn admin_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.expect("admin request")
+    }
+
+    /// Creates a room and a performance through the admin API; returns the performance id.
+    pub async fn create_performance(&self, spec: PerformanceSpec) -> Uuid {
+        let room = self
+            .admin_request(
+                reqwest::Method::POST,
+                "/api/v1/admin/rooms",
+                Some(&json!({ "name": format!("Room {}", Uuid::new_v4()), "capacity": spec.capacity })),
+            )
+            .await;
+        assert_eq!(room.status(), 201, "create room");
+        let room: Value = room.json().await.expect("room json");
+        let mut body = json!({
+            "title": "La locandiera",
+            "room_id": room["id"],
+            "starts_at": (chrono::Utc::now() + spec.starts_in).to_rfc3339(),
+            "booking_status": spec.booking_status,
+        });
+        if let Value::Object(extra) = spec.extra {
+            body.as_object_mut().expect("object").extend(extra);
+        }
+        let performance = self
+            .admin_request(
+                reqwest::Method::POST,
+                "/api/v1/admin/performances",
+                Some(&body),
+            )
+            .await;
+        assert_eq!(performance.status(), 201, "create performance");
+        let performance: Value = performance.json().await.expect("performance json");
+        performance["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid")
+    }
+
+    /// `POST /api/v1/performances/{id}/reservations`.
+    pub async fn post_reservation(&self, performance: Uuid, body: &Value) -> reqwest::Response {
+        self.post_json(
+            &format!("/api/v1/performances/{performance}/reservations"),
+            body,
+        )
+        .await
+    }
+
+    /// Books `party_size` seats for `email` and asserts the booking was accepted.
+    pub async fn book(&self, performance: Uuid, email: &str, party_size: i64) {
+        let response = self
+            .post_reservation(
+                performance,
+                &json!({ "name": "Mirandolina", "email": email, "party_size": party_size }),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "booking for {email} accepted");
+    }
+
+    /// `POST /api/v1/reservations/confirm`.
+    pub async fn confirm(&self, token: &str) -> reqwest::Response {
+        self.post_json("/api/v1/reservations/confirm", &json!({ "token": token }))
+            .await
+    }
+
+    /// Waits for the confirmation e-mail to `email` and returns the token in its link.
+    pub async fn confirmation_token(&self, email: &str) -> String {
+        let mail = self.wait_for_mail(email, 1).await.remove(0);
+        mail.token_after("/reservations/confirm?token=")
+            .expect("confirmation link in the e-mail")
+    }
+
+    /// Waits until `count` messages have arrived for `email`.
+    pub async fn wait_for_mail(&self, email: &str, count: usize) -> Vec<crate::smtp::ReceivedMail> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let messages = self.smtp.messages_to(email);
+            if messages.len() >= count {
+                return messages;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {count} e-mail(s) to {email}, got {}",
+                messages.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until no job is waiting or running, then returns the count of jobs by status.
+    pub async fn wait_for_jobs(&self) -> std::collections::BTreeMap<String, i64> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let counts = self.job_counts().await;
+            let busy: i64 = ["Pending", "Queued", "Running"]
+                .iter()
+                .filter_map(|s| counts.get(*s))
+                .sum();
+            if busy == 0 {
+                return counts;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs still busy: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Jobs of our queues by status.
+    pub async fn job_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, count(*) FROM apalis.jobs WHERE job_type = ANY($1) GROUP BY status",
+        )
+        .bind(QUEUES.as_slice())
+        .fetch_all(&self.db)
+        .await
+        .expect("job counts");
+        rows.into_iter().collect()
+    }
+
+    /// Number of reservations and jobs, to show a refused request changed nothing.
+    pub async fn row_counts(&self) -> (i64, i64) {
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM reservations), (SELECT count(*) FROM apalis.jobs)",
+        )
+        .fetch_one(&self.db)
+        .await
+        .expect("row counts")
+    }
+
+    /// The public seat count of a performance.
+    pub async fn seats_available(&self, performance: Uuid) -> i64 {
+        let body: Value = self
+            .get(&format!("/api/v1/performances/{performance}"))
+            .await
+            .json()
+            .await
+            .expect("performance json");
+        body["seats_available"].as_i64().expect("seats_available")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,7 @@
+//! Test support: fresh databases, a loopback SMTP server and `TestApp`.
+
+pub mod app;
+pub mod db;
+pub mod smtp;
+
+pub use app::{PerformanceSpec, TestApp};

@@ -1,0 +1,187 @@
+//! Booking: `POST /api/v1/performances/{id}/reservations` and the form on the performance page.
+//! Parse strictly, then one transaction writes the pending reservation and queues its
+//! confirmation e-mail, then answer at once: SMTP is the worker's business.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Form, Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+    routing::post,
+};
+use common::booking::{
+    self, BookingError, EmailLimits, FieldErrors, NewReservation, ReservationInput,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    catalogue::{self, PerformancePage, PerformanceView},
+    error::{ApiError, ApiResult},
+    extract::{Fields, JsonObject},
+    pages::{self, MessagePage},
+    rate_limit::{Booking, Throttle},
+};
+
+/// Routes of this capability.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/performances/{id}/reservations",
+            post(create_reservation),
+        )
+        .route("/performances/{id}/reservations", post(submit_booking_form))
+}
+
+const FIELDS: [&str; 5] = ["name", "email", "phone", "notes", "party_size"];
+
+async fn create_reservation(
+    _: Throttle<Booking>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut fields = Fields::new(body, &FIELDS);
+    let input = ReservationInput {
+        name: fields.string("name"),
+        email: fields.string("email"),
+        phone: fields.string("phone"),
+        notes: fields.string("notes"),
+        party_size: fields.integer("party_size"),
+    };
+    let mut errors = fields.into_errors();
+    let new = match NewReservation::parse(input) {
+        Ok(new) if errors.is_empty() => new,
+        Ok(_) => return Err(ApiError::Validation { fields: errors }),
+        Err(domain) => {
+            for (k, v) in domain {
+                errors.entry(k).or_insert(v);
+            }
+            return Err(ApiError::Validation { fields: errors });
+        }
+    };
+    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    book(&state, performance_id, &new).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+}
+
+/// The one transaction of a booking.
+async fn book(
+    state: &AppState,
+    performance_id: Uuid,
+    new: &NewReservation,
+) -> Result<Uuid, BookingError> {
+    let limits = &state.config.booking;
+    let email_limits = if limits.rate_limit_per_minute == 0 {
+        EmailLimits {
+            per_hour: 0,
+            pending_per_performance: 0,
+        }
+    } else {
+        EmailLimits {
+            per_hour: limits.email_bookings_per_hour,
+            pending_per_performance: limits.email_pending_per_performance,
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    let id = booking::create_reservation(
+        &mut tx,
+        performance_id,
+        new,
+        email_limits,
+        state.config.jobs.max_attempts,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");
+    Ok(id)
+}
+
+/// The booking form's values and problems, kept so a visitor never retypes what was right.
+#[derive(Debug, Default, Deserialize)]
+pub struct BookingForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub party_size: String,
+    #[serde(skip)]
+    errors: FieldErrors,
+}
+
+impl BookingForm {
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field).map(String::as_str)
+    }
+
+    fn input(&self) -> Result<ReservationInput, FieldErrors> {
+        let party_size = match self.party_size.trim() {
+            "" => None,
+            n => Some(n.parse::<i64>().map_err(|_| {
+                BTreeMap::from([("party_size".to_owned(), "must be a whole number".to_owned())])
+            })?),
+        };
+        Ok(ReservationInput {
+            name: Some(self.name.clone()),
+            email: Some(self.email.clone()),
+            phone: Some(self.phone.clone()),
+            notes: Some(self.notes.clone()),
+            party_size,
+        })
+    }
+}
+
+async fn submit_booking_form(
+    throttle: Result<Throttle<Booking>, ApiError>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(mut form): Form<BookingForm>,
+) -> Response {
+    if let Err(e) = throttle {
+        return pages::error_page(e);
+    }
+    let performance = match catalogue::load(&state, &id).await {
+        Ok(p) => p,
+        Err(e) => return pages::error_page(e),
+    };
+    let parsed = form.input().and_then(NewReservation::parse);
+    let outcome = match parsed {
+        Ok(new) => book(&state, performance.id, &new)
+            .await
+            .map_err(ApiError::from),
+        Err(fields) => Err(ApiError::Validation { fields }),
+    };
+    match outcome {
+        Ok(_) => pages::render(
+            StatusCode::ACCEPTED,
+            &MessagePage::ok(
+                "Check your e-mail",
+                "We have sent you a link to confirm your booking. Your seats are held only once you confirm.",
+            ),
+        ),
+        Err(ApiError::Validation { fields }) => {
+            form.errors = fields;
+            pages::render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &PerformancePage {
+                    performance: PerformanceView::of(&performance),
+                    form,
+                },
+            )
+        }
+        Err(e) => pages::error_page(e),
+    }
+}

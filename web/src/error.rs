@@ -1,0 +1,202 @@
+//! `ApiError`: every way a JSON request can fail, the one place that maps outcomes to status
+//! codes, and the contract's error body `{"error", "message", "fields"?}`.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use common::{booking::BookingError, booking::FieldErrors, confirmation::ConfirmationError};
+use serde_json::{Map, Value, json};
+
+/// Result type of every JSON handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A failed request, named by outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication is required")]
+    Unauthenticated,
+    #[error("this account may not do that")]
+    Forbidden,
+    #[error("{message}")]
+    NotFound {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+        /// Extra top-level members of the error body (e.g. the first `checked_in_at`).
+        extra: Map<String, Value>,
+    },
+    #[error("{message}")]
+    Gone {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("the request is invalid")]
+    Validation { fields: FieldErrors },
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("the request body is larger than allowed")]
+    PayloadTooLarge,
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("too many requests; try again later")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn field(name: &str, problem: &str) -> ApiError {
+        ApiError::Validation {
+            fields: FieldErrors::from([(name.to_owned(), problem.to_owned())]),
+        }
+    }
+
+    /// The contract's plain 404.
+    pub fn not_found() -> ApiError {
+        ApiError::NotFound {
+            code: "not_found",
+            message: "no such resource",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::Validation { .. } | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code under `error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Gone { code, .. }
+            | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Validation { .. } => "validation_failed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn conflict(code: &'static str, message: &'static str) -> ApiError {
+        ApiError::Conflict {
+            code,
+            message,
+            extra: Map::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            // Logged once, here; the client gets a generic message.
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        match &self {
+            ApiError::Validation { fields } => body["fields"] = json!(fields),
+            ApiError::Conflict { extra, .. } => {
+                for (k, v) in extra {
+                    body[k] = v.clone();
+                }
+            }
+            _ => {}
+        }
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_seconds.max(1)),
+            );
+        }
+        if self.status() == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<BookingError> for ApiError {
+    fn from(e: BookingError) -> ApiError {
+        match e {
+            BookingError::NotFound => ApiError::not_found(),
+            BookingError::BookingClosed => {
+                ApiError::conflict("booking_closed", "this performance is not open for booking")
+            }
+            BookingError::PartyTooLarge { max } => ApiError::field(
+                "party_size",
+                &format!("must be between 1 and {max} for this performance"),
+            ),
+            BookingError::InsufficientCapacity => {
+                ApiError::conflict("insufficient_capacity", "not enough seats are available")
+            }
+            BookingError::RateLimited {
+                retry_after_seconds,
+            } => ApiError::RateLimited {
+                retry_after_seconds,
+            },
+            BookingError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<ConfirmationError> for ApiError {
+    fn from(e: ConfirmationError) -> ApiError {
+        match e {
+            ConfirmationError::InvalidToken => ApiError::NotFound {
+                code: "invalid_token",
+                message: "this link is not valid",
+            },
+            ConfirmationError::TokenExpired => ApiError::Gone {
+                code: "token_expired",
+                message: "this confirmation link has expired; please book again",
+            },
+            ConfirmationError::InsufficientCapacity => ApiError::conflict(
+                "insufficient_capacity",
+                "not enough seats are left to confirm this reservation",
+            ),
+            ConfirmationError::BookingClosed => ApiError::conflict(
+                "booking_closed",
+                "this performance is cancelled or has already started",
+            ),
+            ConfirmationError::Db(e) => e.into(),
+        }
+    }
+}

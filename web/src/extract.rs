@@ -1,0 +1,215 @@
+//! Request extractors shared by capabilities: a strict JSON object body and the client address.
+//!
+//! `JsonObject` applies the contract's order of checks: size (413), media type (415), then
+//! JSON shape (422). Handlers then read typed fields through [`Fields`], which also rejects
+//! fields nobody asked for.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts},
+};
+use common::booking::FieldErrors;
+use serde_json::{Map, Value};
+
+use crate::{AppState, error::ApiError};
+
+/// Largest request body the JSON API accepts.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A JSON request body that is an object.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared_len.is_some_and(|n| n > MAX_BODY_BYTES) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_object(&body)
+    }
+}
+
+fn parse_object(body: &Bytes) -> Result<JsonObject, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(JsonObject(map)),
+        Ok(_) => Err(ApiError::field("body", "must be a JSON object")),
+        Err(_) => Err(ApiError::Validation {
+            fields: FieldErrors::new(),
+        }),
+    }
+}
+
+/// Typed, one-at-a-time access to a JSON object's members, collecting every problem.
+pub struct Fields {
+    map: Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl Fields {
+    /// Starts reading; members not in `allowed` are reported as unknown.
+    pub fn new(JsonObject(map): JsonObject, allowed: &[&str]) -> Fields {
+        let errors = map
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .map(|k| (k.clone(), "unknown field".to_owned()))
+            .collect();
+        Fields { map, errors }
+    }
+
+    /// True when the member is present (even as `null`).
+    pub fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// A string member; `null` or absence gives `None`.
+    pub fn string(&mut self, name: &str) -> Option<String> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => self.fail(name, "must be a string"),
+        }
+    }
+
+    /// An integer member; `null` or absence gives `None`.
+    pub fn integer(&mut self, name: &str) -> Option<i64> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
+            Some(_) => self.fail(name, "must be an integer"),
+        }
+    }
+
+    /// An integer member within `range`, as `i32`.
+    pub fn int_in(&mut self, name: &str, range: std::ops::RangeInclusive<i32>) -> Option<i32> {
+        let n = self.integer(name)?;
+        match i32::try_from(n) {
+            Ok(n) if range.contains(&n) => Some(n),
+            _ => self.fail(
+                name,
+                &format!("must be between {} and {}", range.start(), range.end()),
+            ),
+        }
+    }
+
+    /// Records a problem with a member.
+    pub fn fail<T>(&mut self, name: &str, problem: &str) -> Option<T> {
+        self.errors
+            .entry(name.to_owned())
+            .or_insert_with(|| problem.to_owned());
+        None
+    }
+
+    /// Records a missing required member.
+    pub fn require<T>(&mut self, name: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() && !self.errors.contains_key(name) {
+            self.errors
+                .insert(name.to_owned(), "is required".to_owned());
+        }
+        value
+    }
+
+    /// The problems found so far (to merge with domain validation).
+    pub fn into_errors(self) -> FieldErrors {
+        self.errors
+    }
+
+    /// Ends reading: a 422 if anything was wrong.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation {
+                fields: self.errors,
+            })
+        }
+    }
+}
+
+/// The address of the client: the peer, or, when the peer is a trusted proxy, the last
+/// untrusted address in `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .ok_or_else(|| anyhow::anyhow!("server started without connection info"))?;
+        Ok(ClientIp(client_ip(
+            peer,
+            parts.headers.get_all("x-forwarded-for").iter(),
+            &state.config.http.trusted_proxies,
+        )))
+    }
+}
+
+fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded: impl DoubleEndedIterator<Item = &'a header::HeaderValue>,
+    trusted: &[IpAddr],
+) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = forwarded
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let xff = [HeaderValue::from_static("1.1.1.1, 2.2.2.2")];
+        let proxy = ip("10.0.0.1");
+        assert_eq!(
+            client_ip(ip("9.9.9.9"), xff.iter(), &[proxy]),
+            ip("9.9.9.9")
+        );
+        assert_eq!(client_ip(proxy, xff.iter(), &[proxy]), ip("2.2.2.2"));
+        assert_eq!(client_ip(proxy, [].iter(), &[proxy]), proxy);
+        let chained = [HeaderValue::from_static("1.1.1.1, 10.0.0.2")];
+        assert_eq!(
+            client_ip(proxy, chained.iter(), &[proxy, ip("10.0.0.2")]),
+            ip("1.1.1.1")
+        );
+    }
+}

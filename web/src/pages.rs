@@ -1,0 +1,104 @@
+//! Server-rendered HTML: askama templates (auto-escaped), the stylesheet, and a generic
+//! message page for outcomes of form posts.
+
+use askama::Template;
+use axum::{
+    Router,
+    http::{StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+
+use crate::{AppState, error::ApiError};
+
+/// Routes of static assets.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/static/app.css", get(stylesheet))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.css"),
+    )
+}
+
+/// Renders a template with a status; a rendering failure becomes a 500 page.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "render template");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>Something went wrong</h1>"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page with a heading and one paragraph: the answer to a form post or an error.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub title: String,
+    pub text: String,
+    /// `ok` or `error`, for colour.
+    pub tone: &'static str,
+}
+
+impl MessagePage {
+    pub fn ok(title: &str, text: &str) -> MessagePage {
+        MessagePage {
+            title: title.to_owned(),
+            text: text.to_owned(),
+            tone: "ok",
+        }
+    }
+
+    pub fn error(title: &str, text: &str) -> MessagePage {
+        MessagePage {
+            title: title.to_owned(),
+            text: text.to_owned(),
+            tone: "error",
+        }
+    }
+}
+
+/// Shows an API error to a browser: the same status, a readable page.
+pub fn error_page(error: ApiError) -> Response {
+    let status = error.status();
+    if let ApiError::Internal(cause) = &error {
+        tracing::error!(error = format!("{cause:#}"), "page request failed");
+    }
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+        StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong",
+        _ => "Sorry",
+    };
+    let text = match &error {
+        ApiError::Internal(_) => "Please try again in a moment.".to_owned(),
+        other => other.to_string(),
+    };
+    let mut response = render(status, &MessagePage::error(title, &text));
+    if let ApiError::RateLimited {
+        retry_after_seconds,
+    } = error
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after_seconds.max(1).into());
+    }
+    response
+}
+
+/// How times are shown on pages.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.format("%a %-d %b %Y, %H:%M UTC").to_string()
+}

@@ -1,0 +1,124 @@
+//! Per-client rate limits for the public POST endpoints (governor, GCRA): each endpoint has its
+//! own budget of `RATE_LIMIT_PER_MINUTE` requests per client address; 0 disables them.
+
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+
+use governor::{
+    DefaultKeyedRateLimiter, Quota,
+    clock::{Clock, DefaultClock},
+};
+
+use crate::error::ApiError;
+
+/// Which public endpoint a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Booking,
+    Confirm,
+    Cancel,
+    Login,
+}
+
+/// The limiter shared by all requests of the process.
+pub struct RateLimits {
+    limiter: Option<DefaultKeyedRateLimiter<(Endpoint, IpAddr)>>,
+}
+
+impl RateLimits {
+    /// `per_minute = 0` turns limiting off.
+    pub fn new(per_minute: u32) -> RateLimits {
+        RateLimits {
+            limiter: NonZeroU32::new(per_minute)
+                .map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))),
+        }
+    }
+
+    /// Counts one request; refuses it with the time after which it would be allowed.
+    pub fn check(&self, endpoint: Endpoint, client: IpAddr) -> Result<(), ApiError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        limiter.check_key(&(endpoint, client)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::RateLimited {
+                retry_after_seconds: wait.as_secs() + 1,
+            }
+        })
+    }
+
+    /// Forgets clients whose budget is full again, so memory stays bounded.
+    pub fn forget_idle_clients(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// Runs [`RateLimits::forget_idle_clients`] every minute for the life of the process.
+pub fn spawn_cleanup(limits: std::sync::Arc<RateLimits>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_idle_clients();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_is_per_endpoint_and_client() {
+        let limits = RateLimits::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limits.check(Endpoint::Booking, a).is_ok());
+        assert!(limits.check(Endpoint::Booking, a).is_ok());
+        assert!(matches!(
+            limits.check(Endpoint::Booking, a),
+            Err(ApiError::RateLimited { retry_after_seconds }) if retry_after_seconds >= 1
+        ));
+        assert!(limits.check(Endpoint::Confirm, a).is_ok());
+        assert!(limits.check(Endpoint::Booking, b).is_ok());
+        assert!(RateLimits::new(0).check(Endpoint::Booking, a).is_ok());
+    }
+}
+
+/// A public endpoint, as a type, for the [`Throttle`] extractor.
+pub trait Limited {
+    const ENDPOINT: Endpoint;
+}
+
+/// Counts the request against its client's budget before anything else is looked at.
+pub struct Throttle<E: Limited>(std::marker::PhantomData<E>);
+
+impl<E: Limited> axum::extract::FromRequestParts<crate::AppState> for Throttle<E> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, ApiError> {
+        let crate::extract::ClientIp(ip) =
+            crate::extract::ClientIp::from_request_parts(parts, state).await?;
+        state.rate_limits.check(E::ENDPOINT, ip)?;
+        Ok(Throttle(std::marker::PhantomData))
+    }
+}
+
+macro_rules! limited {
+    ($marker:ident) => {
+        #[doc = concat!("Marker for [`Endpoint::", stringify!($marker), "`].")]
+        pub struct $marker;
+        impl Limited for $marker {
+            const ENDPOINT: Endpoint = Endpoint::$marker;
+        }
+    };
+}
+limited!(Booking);
+limited!(Confirm);
+limited!(Cancel);
+limited!(Login);

@@ -1,0 +1,147 @@
+//! Sends the link that confirms a pending reservation. The token is created here, so its raw
+//! value exists only in the e-mail; the database keeps its SHA-256.
+
+use anyhow::anyhow;
+use apalis::prelude::{BoxDynError, Data};
+use askama::Template;
+use common::{
+    jobs::SendConfirmationEmail,
+    token::{self, TokenPurpose},
+};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::{JobContext, JobError, jobs::message_id, mailer::Email};
+
+#[derive(FromRow)]
+struct Recipient {
+    email: Option<String>,
+    name: Option<String>,
+    party_size: i32,
+    status: String,
+    confirmation_sent: bool,
+    title: String,
+    starts_at: chrono::DateTime<chrono::Utc>,
+    room: String,
+}
+
+#[derive(Template)]
+#[template(path = "confirmation.txt")]
+struct TextBody<'a> {
+    name: &'a str,
+    title: &'a str,
+    when: String,
+    room: &'a str,
+    party_size: i32,
+    link: &'a str,
+    valid_for: String,
+}
+
+#[derive(Template)]
+#[template(path = "confirmation.html")]
+struct HtmlBody<'a> {
+    name: &'a str,
+    title: &'a str,
+    when: String,
+    room: &'a str,
+    party_size: i32,
+    link: &'a str,
+    valid_for: String,
+}
+
+/// The worker's entry point for this queue.
+#[tracing::instrument(skip_all, fields(reservation.id = %job.reservation_id))]
+pub async fn run(job: SendConfirmationEmail, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+    send(&ctx, job.reservation_id)
+        .await
+        .map_err(JobError::into_apalis)
+}
+
+async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
+    let mut conn = ctx.db.acquire().await?;
+    let recipient: Option<Recipient> = sqlx::query_as(
+        "SELECT r.email, r.name, r.party_size, r.status,
+                r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
+                s.title, p.starts_at, rm.name AS room
+           FROM reservations r
+           JOIN performances p ON p.id = r.performance_id
+           JOIN shows s ON s.id = p.show_id
+           JOIN rooms rm ON rm.id = p.room_id
+          WHERE r.id = $1",
+    )
+    .bind(reservation_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = recipient else {
+        return Err(JobError::Permanent(anyhow!("reservation not found")));
+    };
+    if r.confirmation_sent || r.status != "pending" {
+        tracing::info!("confirmation e-mail not needed any more");
+        return Ok(());
+    }
+    let (Some(to), Some(name)) = (r.email, r.name) else {
+        tracing::info!("personal data already erased; nothing to send");
+        return Ok(());
+    };
+    let ttl = ctx.config.booking.confirmation_ttl;
+    let raw =
+        token::insert_token(&mut conn, reservation_id, TokenPurpose::Confirm, Some(ttl)).await?;
+    let link = format!(
+        "{}/reservations/confirm?token={}",
+        ctx.config.public_base_url,
+        raw.expose()
+    );
+    let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
+    let valid_for = describe_duration(ttl);
+    let text = TextBody {
+        name: &name,
+        title: &r.title,
+        when: when.clone(),
+        room: &r.room,
+        party_size: r.party_size,
+        link: &link,
+        valid_for: valid_for.clone(),
+    };
+    let html = HtmlBody {
+        name: &name,
+        title: &r.title,
+        when,
+        room: &r.room,
+        party_size: r.party_size,
+        link: &link,
+        valid_for,
+    };
+    let email = Email {
+        to,
+        subject: format!("Please confirm your booking: {}", r.title),
+        message_id: message_id("confirm", reservation_id, &ctx.config.public_base_url),
+        text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
+        html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
+        inline_png: None,
+    };
+    ctx.mailer.send(email).await?;
+    sqlx::query("UPDATE reservations SET confirmation_sent_at = now() WHERE id = $1")
+        .bind(reservation_id)
+        .execute(&mut *conn)
+        .await?;
+    tracing::info!("confirmation e-mail sent");
+    Ok(())
+}
+
+fn describe_duration(d: std::time::Duration) -> String {
+    let minutes = d.as_secs() / 60;
+    match minutes {
+        0 => "a moment".to_owned(),
+        m if m % 1440 == 0 => plural(m / 1440, "day"),
+        m if m % 60 == 0 => plural(m / 60, "hour"),
+        m => plural(m, "minute"),
+    }
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}

@@ -1,0 +1,135 @@
+//! Sending e-mail over SMTP with lettre (rustls). Every send is bounded by a timeout, and every
+//! failure is classified: a 5xx reply for this message is permanent, everything else (refused
+//! connection, timeout, 4xx) is worth retrying.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use common::config::MailConfig;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
+};
+use secrecy::ExposeSecret;
+
+use crate::JobError;
+
+/// The SMTP connection pool and sender address.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    timeout: Duration,
+}
+
+/// An e-mail to send: both a text and an HTML body, and optionally an inline PNG.
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    /// Stable per reservation and purpose, so a retried send can be recognised.
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+    pub inline_png: Option<InlinePng>,
+}
+
+/// A PNG shown in the HTML body by Content-ID and attached as a file too.
+pub struct InlinePng {
+    pub content_id: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Mailer {
+    /// Builds the transport from `SMTP_URL` (no connection is made yet).
+    pub fn new(config: &MailConfig) -> anyhow::Result<Mailer> {
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.expose_secret())
+                .context("SMTP_URL is not a valid SMTP URL")?
+                .timeout(Some(config.send_timeout))
+                .build();
+        let from = config
+            .from
+            .parse()
+            .context("MAIL_FROM is not a valid mailbox")?;
+        Ok(Mailer {
+            transport,
+            from,
+            timeout: config.send_timeout,
+        })
+    }
+
+    /// Sends one e-mail, classifying failures for the retry policy.
+    pub async fn send(&self, email: Email) -> Result<(), JobError> {
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|_| JobError::Permanent(anyhow::anyhow!("recipient address is invalid")))?;
+        let alternative = MultiPart::alternative()
+            .singlepart(SinglePart::plain(email.text))
+            .singlepart(SinglePart::html(email.html));
+        let body = match email.inline_png {
+            None => MultiPart::mixed().multipart(alternative),
+            Some(png) => {
+                let inline = Attachment::new_inline(png.content_id).body(
+                    png.bytes.clone(),
+                    ContentType::parse("image/png").expect("static mime"),
+                );
+                let attached = Attachment::new(png.filename).body(
+                    png.bytes,
+                    ContentType::parse("image/png").expect("static mime"),
+                );
+                MultiPart::mixed()
+                    .multipart(
+                        MultiPart::related()
+                            .multipart(alternative)
+                            .singlepart(inline),
+                    )
+                    .singlepart(attached)
+            }
+        };
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject)
+            .message_id(Some(email.message_id))
+            .multipart(body)
+            .map_err(|e| JobError::Permanent(anyhow::anyhow!("build e-mail: {e}")))?;
+        let started = std::time::Instant::now();
+        let sent = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
+        let outcome = match sent {
+            Err(_) => Err(JobError::Retryable(anyhow::anyhow!(
+                "SMTP send timed out after {:?}",
+                self.timeout
+            ))),
+            Ok(Ok(_)) => Ok(()),
+            // The server's reply can quote the recipient; keep only the class of failure.
+            Ok(Err(e)) if e.is_permanent() => Err(JobError::Permanent(anyhow::anyhow!(
+                "SMTP server refused the message permanently ({})",
+                e.status().map_or("no code".to_owned(), |c| c.to_string())
+            ))),
+            Ok(Err(e)) => Err(JobError::Retryable(anyhow::anyhow!(
+                "SMTP send failed ({})",
+                smtp_failure_kind(&e)
+            ))),
+        };
+        tracing::info!(
+            duration_ms = started.elapsed().as_millis() as u64,
+            ok = outcome.is_ok(),
+            "smtp send finished"
+        );
+        outcome
+    }
+}
+
+fn smtp_failure_kind(e: &lettre::transport::smtp::Error) -> String {
+    if let Some(code) = e.status() {
+        format!("reply {code}")
+    } else if e.is_timeout() {
+        "timeout".to_owned()
+    } else if e.is_tls() {
+        "TLS error".to_owned()
+    } else {
+        "connection error".to_owned()
+    }
+}
