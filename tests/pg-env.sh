@@ -1,7 +1,7 @@
 # Sourced by tests/run and tests/dev: makes sure DATABASE_URL points at a PostgreSQL server.
-# Order: an existing $DATABASE_URL, then a server on 127.0.0.1:5432, then a private server
-# started from the installed PostgreSQL binaries with its data in $PRIVATE_PG_DIR (stopped by
-# `stop_private_pg`, which callers put in an EXIT trap).
+# Order: an existing $DATABASE_URL, then (when TRY_DEFAULT_PG=1) a server on 127.0.0.1:5432,
+# then a private server started from the installed PostgreSQL binaries with its data in
+# $PRIVATE_PG_DIR (stopped by `stop_private_pg`, which callers put in an EXIT trap).
 
 private_pg_started=""
 
@@ -21,7 +21,7 @@ as_pg_user() {
 
 ensure_database_url() {
   if [ -n "${DATABASE_URL:-}" ]; then return 0; fi
-  if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  if [ "${TRY_DEFAULT_PG:-0}" = 1 ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
     return 0
   fi
@@ -36,8 +36,14 @@ ensure_database_url() {
   as_pg_user "$bin/pg_ctl" -D "$PRIVATE_PG_DIR/data" -l "$PRIVATE_PG_DIR/server.log" -w \
     -o "-p $port -k $PRIVATE_PG_DIR -c listen_addresses=127.0.0.1" start >/dev/null
   private_pg_started="$bin"
+  private_pg_port=$port
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   echo "Started a private PostgreSQL on 127.0.0.1:$port (data in $PRIVATE_PG_DIR)." >&2
+}
+
+# Runs psql against the private server.
+private_psql() {
+  as_pg_user "$private_pg_started/psql" -h 127.0.0.1 -p "$private_pg_port" -U postgres -qAt "$@"
 }
 
 stop_private_pg() {

@@ -105,7 +105,12 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts on a free loopback port, accepting mail.
     pub async fn start() -> SmtpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind SMTP");
+        SmtpServer::start_on("127.0.0.1:0".parse().expect("address")).await
+    }
+
+    /// Starts on a given address (for the development mail catcher).
+    pub async fn start_on(addr: SocketAddr) -> SmtpServer {
+        let listener = TcpListener::bind(addr).await.expect("bind SMTP");
         let addr = listener.local_addr().expect("SMTP address");
         let server = SmtpServer {
             addr,

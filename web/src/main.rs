@@ -4,7 +4,9 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use common::{auth, auth::Role, config::Config, db};
+use common::{auth, auth::Role, catalogue, config::Config, db};
+
+const DEMO_ROOM: &str = "Sala Azione";
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
@@ -30,6 +32,8 @@ enum Command {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+    /// Add a demo room and three open performances (for local development; idempotent).
+    SeedDemo,
     /// Create an API key and print it once.
     CreateApiKey {
         #[arg(long, value_parser = parse_role)]
@@ -88,6 +92,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = pool.acquire().await?;
             auth::upsert_staff_user(&mut conn, &email, role, &hash).await?;
             eprintln!("staff user saved with role {}", role.as_str());
+        }
+        Command::SeedDemo => {
+            let mut tx = pool.begin().await?;
+            let rooms = catalogue::list_rooms(&mut tx).await?;
+            if rooms.iter().any(|r| r.name == DEMO_ROOM) {
+                eprintln!("demo data already present");
+                return Ok(());
+            }
+            let room = catalogue::insert_room(&mut tx, DEMO_ROOM, 40).await?;
+            let show = catalogue::upsert_show(&mut tx, "La locandiera").await?;
+            catalogue::update_show_description(
+                &mut tx,
+                show,
+                "Carlo Goldoni's comedy, staged by the AzioneLab ensemble.",
+            )
+            .await?;
+            for days in [3, 10, 17] {
+                let starts_at = (chrono::Utc::now() + chrono::Duration::days(days))
+                    .date_naive()
+                    .and_hms_opt(19, 30, 0)
+                    .expect("valid time")
+                    .and_utc();
+                let settings = catalogue::PerformanceSettings {
+                    show_id: show,
+                    room_id: room.id,
+                    starts_at,
+                    additional_seats: 0,
+                    manually_occupied_seats: 0,
+                    max_party_size: 10,
+                    booking_status: catalogue::BookingStatus::Open,
+                    checkin_opens_minutes_before: 120,
+                    checkin_closes_minutes_after: 180,
+                };
+                catalogue::insert_performance(&mut tx, &settings).await?;
+            }
+            tx.commit().await?;
+            eprintln!("demo room and three open performances created");
         }
         Command::CreateApiKey { role, label } => {
             let label = label.trim();

@@ -96,12 +96,12 @@ macro_rules! job_worker {
                 .interval(jobs.poll_interval);
             WorkerBuilder::new(worker_name(queue))
                 .backend(storage.poll_with_strategy(strategy))
+                .concurrency(jobs.concurrency)
                 .retry(
                     RetryPolicy::retries(jobs.max_attempts.saturating_sub(1))
                         .with_backoff(backoff(jobs)),
                 )
                 .enable_tracing()
-                .concurrency(jobs.concurrency)
                 .data(ctx.clone())
                 .build($handler)
         }
