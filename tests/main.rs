@@ -4,4 +4,5 @@
 mod admin;
 mod booking;
 mod catalogue;
+mod cli;
 mod confirmation;

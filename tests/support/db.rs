@@ -114,13 +114,23 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// A fresh database with every migration applied.
     pub async fn create() -> TestDatabase {
         let template = template();
+        TestDatabase::create_from(&format!("TEMPLATE {template}")).await
+    }
+
+    /// A fresh database with nothing in it, for testing the migrations themselves.
+    pub async fn create_empty() -> TestDatabase {
+        TestDatabase::create_from("").await
+    }
+
+    async fn create_from(options: &str) -> TestDatabase {
         let name = format!("azione_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&server_url()).await.expect("connect");
         admin
             .execute(sqlx::AssertSqlSafe(format!(
-                "CREATE DATABASE {name} TEMPLATE {template}"
+                "CREATE DATABASE {name} {options}"
             )))
             .await
             .expect("create test database");

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod db;
+pub mod process;
 pub mod smtp;
 
 pub use app::{PerformanceSpec, TestApp};

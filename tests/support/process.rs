@@ -1,0 +1,123 @@
+//! The real binaries as child processes, for what only a process shows: command-line
+//! behaviour, configuration errors, signals and the log lines it writes.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    time::Duration,
+};
+
+/// Path of a workspace binary (built by `cargo test --workspace`).
+pub fn binary(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test executable");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not built; run the tests with tests/run (or `cargo build --workspace --bins` first)",
+        path.display()
+    );
+    path
+}
+
+/// A command for a binary with a clean environment plus `vars`.
+pub fn command(name: &str, vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(binary(name));
+    cmd.env_clear()
+        .envs(vars.iter().copied())
+        .env("RUST_LOG", "debug,sqlx=info,hyper=info,h2=info");
+    cmd
+}
+
+/// Runs to completion with stdin closed.
+pub fn run(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    command(name, vars)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run binary")
+}
+
+/// A running child whose output is captured; stopped with SIGTERM.
+pub struct Running {
+    child: Child,
+}
+
+impl Running {
+    pub fn spawn(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Running {
+        let child = command(name, vars)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn binary");
+        Running { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (at most `patience`) for the exit; returns status and all output.
+    pub fn terminate(mut self, patience: Duration) -> (Option<i32>, String) {
+        signal(self.child.id(), "TERM");
+        let deadline = std::time::Instant::now() + patience;
+        while self.child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output =
+            std::mem::replace(&mut self.child, Command::new("true").spawn().expect("true"))
+                .wait_with_output()
+                .expect("output");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a signal with the system's `kill`.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Waits until something accepts connections on `addr`.
+pub async fn wait_for_port(addr: std::net::SocketAddr) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing listens on {addr}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+}
