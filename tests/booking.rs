@@ -477,3 +477,24 @@ async fn the_booking_form_keeps_input_and_shows_field_errors() {
     assert!(accepted.text().await.unwrap().contains("Check your e-mail"));
     app.wait_for_mail("fabrizio@example.org", 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_the_queue_and_send_each_confirmation_once() {
+    let app = TestApp::spawn().await;
+    app.spawn_extra_worker();
+    let id = app.create_performance(PerformanceSpec::default()).await;
+
+    for n in 0..20 {
+        app.book(id, &format!("crowd{n}@example.org"), 1).await;
+    }
+    let counts = app.wait_for_jobs().await;
+
+    assert_eq!(counts.get("Done"), Some(&20), "{counts:?}");
+    assert_eq!(app.smtp.messages().len(), 20);
+    for n in 0..20 {
+        assert_eq!(
+            app.smtp.messages_to(&format!("crowd{n}@example.org")).len(),
+            1
+        );
+    }
+}

@@ -4,5 +4,7 @@
 mod admin;
 mod booking;
 mod catalogue;
+mod checkin;
 mod cli;
 mod confirmation;
+mod tickets;

@@ -172,3 +172,83 @@ pub async fn upsert_staff_user(
     .fetch_one(conn)
     .await
 }
+
+/// A staff user as the login form needs it.
+#[derive(Debug, Clone, FromRow)]
+pub struct StaffLogin {
+    pub id: Uuid,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// The active staff user with this e-mail (case-insensitive).
+pub async fn find_staff_for_login(
+    conn: &mut PgConnection,
+    email: &str,
+) -> Result<Option<StaffLogin>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, password_hash, role FROM staff_users
+          WHERE lower(email) = lower($1) AND disabled_at IS NULL",
+    )
+    .bind(email)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A live staff session.
+#[derive(Debug, Clone, FromRow)]
+pub struct StaffSession {
+    pub staff_user_id: Uuid,
+    pub role: Role,
+}
+
+/// Starts a session; the raw id goes into the cookie only.
+pub async fn create_session(
+    conn: &mut PgConnection,
+    staff_user_id: Uuid,
+    lifetime: std::time::Duration,
+) -> Result<RawToken, sqlx::Error> {
+    let raw = RawToken::generate();
+    sqlx::query(
+        "INSERT INTO staff_sessions (id_hash, staff_user_id, expires_at)
+         VALUES ($1, $2, now() + make_interval(secs => $3))",
+    )
+    .bind(raw.hash().as_bytes())
+    .bind(staff_user_id)
+    .bind(lifetime.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(raw)
+}
+
+/// The session behind a cookie value if it is neither expired nor idle too long; touching it
+/// keeps it alive.
+pub async fn find_session(
+    conn: &mut PgConnection,
+    presented: &str,
+    idle_timeout: std::time::Duration,
+) -> Result<Option<StaffSession>, sqlx::Error> {
+    let Some(hash) = TokenHash::parse(presented) else {
+        return Ok(None);
+    };
+    sqlx::query_as(
+        "UPDATE staff_sessions s SET last_seen_at = now()
+           FROM staff_users u
+          WHERE s.id_hash = $1 AND u.id = s.staff_user_id AND u.disabled_at IS NULL
+            AND s.expires_at > now() AND s.last_seen_at > now() - make_interval(secs => $2)
+      RETURNING s.staff_user_id, u.role",
+    )
+    .bind(hash.as_bytes())
+    .bind(idle_timeout.as_secs_f64())
+    .fetch_optional(conn)
+    .await
+}
+
+/// Ends a session (logout).
+pub async fn delete_session(conn: &mut PgConnection, presented: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+        .bind(TokenHash::of(presented).as_bytes())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

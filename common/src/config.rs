@@ -32,6 +32,10 @@ pub struct HttpConfig {
     pub bind_addr: SocketAddr,
     /// Peers whose `X-Forwarded-For` is believed (nginx).
     pub trusted_proxies: Vec<IpAddr>,
+    /// A staff session ends after this long without a request.
+    pub session_idle_timeout: Duration,
+    /// A staff session ends this long after login, however active.
+    pub session_lifetime: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +108,10 @@ impl Config {
             http: HttpConfig {
                 bind_addr: var_or("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
                 trusted_proxies,
+                session_idle_timeout: Duration::from_secs(
+                    60 * var_or("SESSION_IDLE_MINUTES", 120)?,
+                ),
+                session_lifetime: Duration::from_secs(3600 * var_or("SESSION_MAX_HOURS", 12)?),
             },
             mail,
             jobs: JobsConfig {
@@ -137,6 +145,8 @@ impl Config {
             http: HttpConfig {
                 bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 trusted_proxies: Vec::new(),
+                session_idle_timeout: Duration::from_secs(3600),
+                session_lifetime: Duration::from_secs(8 * 3600),
             },
             mail: None,
             jobs: JobsConfig {

@@ -1,12 +1,15 @@
 //! Shared by `azione-web` and `azione-worker`: configuration, the database, domain types,
 //! tokens, job payloads and every SQL query, one module per capability.
 
+pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod catalogue;
+pub mod checkin;
 pub mod config;
 pub mod confirmation;
 pub mod db;
 pub mod jobs;
 pub mod telemetry;
+pub mod tickets;
 pub mod token;

@@ -45,6 +45,14 @@ impl Default for PerformanceSpec {
     }
 }
 
+/// What a visitor holds after confirming: the tokens from the e-mails.
+pub struct Ticket {
+    pub ticket: String,
+    pub cancel: String,
+    pub confirmation: String,
+    pub mail: crate::smtp::ReceivedMail,
+}
+
 impl TestApp {
     /// Web and worker with the test configuration.
     pub async fn spawn() -> TestApp {
@@ -97,6 +105,21 @@ impl TestApp {
             stop,
             _database: database,
         }
+    }
+
+    /// Starts one more worker (its own name, same database), as a second process would.
+    pub fn spawn_extra_worker(&self) {
+        let config = self.config.clone();
+        let pool = self.db.clone();
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(async move {
+            let until_stopped = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = worker::run(config, pool, until_stopped).await {
+                eprintln!("extra worker stopped with an error: {e:#}");
+            }
+        });
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -209,6 +232,74 @@ impl TestApp {
         let mail = self.wait_for_mail(email, 1).await.remove(0);
         mail.token_after("/reservations/confirm?token=")
             .expect("confirmation link in the e-mail")
+    }
+
+    /// Books, confirms, and waits for the ticket e-mail; returns it with its ticket and cancel tokens.
+    pub async fn ticket_for(&self, performance: Uuid, email: &str, party_size: i64) -> Ticket {
+        self.book(performance, email, party_size).await;
+        let token = self.confirmation_token(email).await;
+        assert_eq!(self.confirm(&token).await.status(), 200, "confirm {email}");
+        let mail = self.wait_for_mail(email, 2).await.remove(1);
+        Ticket {
+            ticket: mail.token_after("/t/").expect("ticket link"),
+            cancel: mail
+                .token_after("/reservations/cancel?token=")
+                .expect("cancel link"),
+            confirmation: token,
+            mail,
+        }
+    }
+
+    /// `POST /api/v1/checkin` with a bearer key.
+    pub async fn check_in(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/checkin"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("check-in")
+    }
+
+    /// Creates a staff user and logs in through the form; returns a client holding the
+    /// session cookie and the session's CSRF token (read from a page's meta tag).
+    pub async fn log_in(&self, role: Role) -> (reqwest::Client, String) {
+        let email = format!("{}-{}@staff.test", role.as_str(), Uuid::new_v4().simple());
+        let password = "a long enough password";
+        let hash = common::auth::hash_password(password).expect("hash");
+        let mut conn = self.db.acquire().await.expect("connection");
+        common::auth::upsert_staff_user(&mut conn, &email, role, &hash)
+            .await
+            .expect("staff user");
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .post(self.url("/admin/login"))
+            .form(&[
+                ("email", email.as_str()),
+                ("password", password),
+                ("next", "/checkin"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 303, "login as {role:?}");
+        let page = client
+            .get(self.url("/checkin"))
+            .send()
+            .await
+            .expect("door page");
+        let html = page.text().await.expect("html");
+        let csrf = html
+            .split(r#"<meta name="csrf-token" content=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        (client, csrf)
     }
 
     /// Waits until `count` messages have arrived for `email`.

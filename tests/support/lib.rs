@@ -5,4 +5,4 @@ pub mod db;
 pub mod process;
 pub mod smtp;
 
-pub use app::{PerformanceSpec, TestApp};
+pub use app::{PerformanceSpec, TestApp, Ticket};

@@ -76,6 +76,25 @@ impl ReceivedMail {
             .map(|l| l[prefix.len()..].trim().to_owned())
     }
 
+    /// The decoded bodies of the `image/png` parts (inline and attached).
+    pub fn png_parts(&self) -> Vec<Vec<u8>> {
+        use base64::Engine;
+        let mut parts = Vec::new();
+        for part in self.data.split("\r\n--") {
+            let Some((headers, body)) = part.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let headers = headers.to_ascii_lowercase();
+            if headers.contains("content-type: image/png") && headers.contains("base64") {
+                let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                    parts.push(bytes);
+                }
+            }
+        }
+        parts
+    }
+
     /// The first token that follows `marker` (e.g. `/reservations/confirm?token=`).
     pub fn token_after(&self, marker: &str) -> Option<String> {
         let text = self.unfolded();

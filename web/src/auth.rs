@@ -1,23 +1,54 @@
-//! Who is calling: bearer API keys (scanning clients, automation). Permission checks happen in
-//! the extractors below and nowhere else; a handler that takes `AdminUser` cannot be reached
-//! by anyone without the right to see personal data.
+//! Who is calling: bearer API keys (scanning clients, automation) or staff sessions (browser).
+//! Permission checks happen in the extractors below and nowhere else; a handler that takes
+//! `AdminUser` cannot be reached by anyone without the right to see personal data.
+//! A session-authenticated request that changes state must carry the session's CSRF token.
 
 use std::marker::PhantomData;
 
 use axum::{
     extract::FromRequestParts,
-    http::{header, request::Parts},
+    http::{Method, header, request::Parts},
+    response::{IntoResponse, Redirect, Response},
 };
-use common::auth::{self, Permission, Role};
+use common::{
+    auth::{self, Permission, Role},
+    checkin::Scanner,
+};
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, pages, session};
+
+/// Who acts, for audit entries and check-in records.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor {
+    ApiKey(Uuid),
+    Staff(Uuid),
+}
+
+impl Actor {
+    /// `key:<id>` or `staff:<id>`, as written to the audit log.
+    pub fn label(self) -> String {
+        match self {
+            Actor::ApiKey(id) => format!("key:{id}"),
+            Actor::Staff(id) => format!("staff:{id}"),
+        }
+    }
+
+    pub fn scanner(self) -> Scanner {
+        match self {
+            Actor::ApiKey(id) => Scanner::ApiKey(id),
+            Actor::Staff(id) => Scanner::Staff(id),
+        }
+    }
+}
 
 /// The authenticated caller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Principal {
     pub role: Role,
-    pub api_key_id: Option<Uuid>,
+    pub actor: Actor,
+    /// The raw session id when authenticated by cookie (to derive the CSRF token).
+    pub session: Option<String>,
 }
 
 /// A permission an extractor demands, as a type.
@@ -25,25 +56,26 @@ pub trait Requirement {
     const PERMISSION: Permission;
 }
 
-/// Demands `P` of the caller: 401 without valid credentials, 403 without the permission.
+/// Demands `P` of the caller: 401 without valid credentials, 403 without the permission or,
+/// for a session, without the CSRF header on a state-changing request.
 pub struct Authorized<P: Requirement> {
     pub principal: Principal,
     _permission: PhantomData<P>,
 }
 
 macro_rules! requirement {
-    ($marker:ident, $permission:ident) => {
-        #[doc = concat!("Marker for [`Permission::", stringify!($permission), "`].")]
+    ($marker:ident) => {
+        #[doc = concat!("Marker for [`Permission::", stringify!($marker), "`].")]
         pub struct $marker;
         impl Requirement for $marker {
-            const PERMISSION: Permission = Permission::$permission;
+            const PERMISSION: Permission = Permission::$marker;
         }
     };
 }
-requirement!(ManageCatalogue, ManageCatalogue);
-requirement!(ViewPersonalData, ViewPersonalData);
-requirement!(CheckIn, CheckIn);
-requirement!(WatchOperations, WatchOperations);
+requirement!(ManageCatalogue);
+requirement!(ViewPersonalData);
+requirement!(CheckIn);
+requirement!(WatchOperations);
 
 /// May manage rooms, shows and performances (`editor`, `admin`).
 pub type CatalogueEditor = Authorized<ManageCatalogue>;
@@ -64,6 +96,17 @@ impl<P: Requirement> FromRequestParts<AppState> for Authorized<P> {
         if !principal.role.can(P::PERMISSION) {
             return Err(ApiError::Forbidden);
         }
+        if let Some(session) = &principal.session {
+            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            let presented = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !safe && !session::csrf_matches(state, session, presented) {
+                return Err(ApiError::Forbidden);
+            }
+        }
         Ok(Authorized {
             principal,
             _permission: PhantomData,
@@ -71,7 +114,8 @@ impl<P: Requirement> FromRequestParts<AppState> for Authorized<P> {
     }
 }
 
-/// Resolves the credentials of a request, if any are valid.
+/// Resolves the credentials of a request, if any are valid: a bearer key first, then the
+/// session cookie.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
     let bearer = parts
         .headers
@@ -79,13 +123,65 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let Some(presented) = bearer else {
+    let mut conn = state.db.acquire().await?;
+    if let Some(presented) = bearer {
+        let key = auth::authenticate_api_key(&mut conn, presented).await?;
+        return Ok(key.map(|key| Principal {
+            role: key.role,
+            actor: Actor::ApiKey(key.id),
+            session: None,
+        }));
+    }
+    let Some(cookie) = session::cookie_value(&parts.headers) else {
         return Ok(None);
     };
-    let mut conn = state.db.acquire().await?;
-    let key = auth::authenticate_api_key(&mut conn, presented).await?;
-    Ok(key.map(|key| Principal {
-        role: key.role,
-        api_key_id: Some(key.id),
+    let found =
+        auth::find_session(&mut conn, &cookie, state.config.http.session_idle_timeout).await?;
+    Ok(found.map(|s| Principal {
+        role: s.role,
+        actor: Actor::Staff(s.staff_user_id),
+        session: Some(cookie),
     }))
+}
+
+/// A staff page: logged-in staff with permission `P`. Anonymous visitors are sent to the
+/// login form; forms on the page carry [`StaffPage::csrf_token`].
+pub struct StaffPage<P: Requirement> {
+    pub principal: Principal,
+    pub csrf_token: String,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Requirement> StaffPage<P> {
+    /// True when a form's `csrf_token` belongs to this session.
+    pub fn csrf_ok(&self, state: &AppState, presented: &str) -> bool {
+        self.principal
+            .session
+            .as_deref()
+            .is_some_and(|s| session::csrf_matches(state, s, presented))
+    }
+}
+
+impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let principal = authenticate(parts, state)
+            .await
+            .map_err(pages::error_page)?;
+        let Some(principal) = principal.filter(|p| p.session.is_some()) else {
+            let next = parts.uri.path();
+            return Err(Redirect::to(&format!("/admin/login?next={next}")).into_response());
+        };
+        if !principal.role.can(P::PERMISSION) {
+            return Err(pages::error_page(ApiError::Forbidden));
+        }
+        let csrf_token =
+            session::csrf_token(state, principal.session.as_deref().unwrap_or_default());
+        Ok(StaffPage {
+            principal,
+            csrf_token,
+            _permission: PhantomData,
+        })
+    }
 }

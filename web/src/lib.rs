@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod booking;
 pub mod catalogue;
+pub mod checkin;
 pub mod confirmation;
 pub mod error;
 pub mod extract;
@@ -12,6 +13,8 @@ pub mod ops;
 pub mod pages;
 pub mod rate_limit;
 pub mod routes;
+pub mod session;
+pub mod tickets;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -25,6 +28,7 @@ pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    pub login_throttle: Arc<rate_limit::LoginThrottle>,
 }
 
 impl AppState {
@@ -36,6 +40,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             rate_limits,
+            login_throttle: Arc::default(),
         }
     }
 }

@@ -14,7 +14,30 @@ use crate::{AppState, error::ApiError};
 
 /// Routes of static assets.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/static/app.css", get(stylesheet))
+    Router::new()
+        .route("/static/app.css", get(stylesheet))
+        .route("/static/checkin.js", get(checkin_script))
+        .route("/static/vendor/jsQR.js", get(jsqr_script))
+}
+
+async fn checkin_script() -> impl IntoResponse {
+    javascript(include_str!("../static/checkin.js"))
+}
+
+/// jsQR 1.4.0 (Apache-2.0, `static/vendor/jsQR.LICENSE`): the fallback where the browser has no
+/// `BarcodeDetector`.
+async fn jsqr_script() -> impl IntoResponse {
+    javascript(include_str!("../static/vendor/jsQR.js"))
+}
+
+fn javascript(source: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        source,
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {

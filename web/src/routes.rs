@@ -16,8 +16,8 @@ use tower_http::{
 use tracing::Span;
 
 use crate::{
-    AppState, admin, booking, catalogue, confirmation, error::ApiError, extract::MAX_BODY_BYTES,
-    ops, pages,
+    AppState, admin, booking, catalogue, checkin, confirmation, error::ApiError,
+    extract::MAX_BODY_BYTES, ops, pages, session, tickets,
 };
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,8 +31,11 @@ pub fn router(state: AppState) -> Router {
         .merge(catalogue::router())
         .merge(booking::router())
         .merge(confirmation::router())
+        .merge(tickets::router())
+        .merge(checkin::router())
         .merge(admin::router())
         .merge(ops::router())
+        .merge(session::router())
         .merge(pages::router())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -4,6 +4,7 @@
 
 pub mod jobs;
 pub mod mailer;
+pub mod qr;
 
 use std::{sync::Arc, time::Duration};
 
@@ -110,11 +111,17 @@ macro_rules! job_worker {
 
 /// Registers one worker per queue with its handler.
 pub fn register_jobs(monitor: Monitor, ctx: &JobContext) -> Monitor {
-    monitor.register(job_worker!(
-        ctx,
-        common::jobs::SendConfirmationEmail,
-        jobs::send_confirmation_email::run
-    ))
+    monitor
+        .register(job_worker!(
+            ctx,
+            common::jobs::SendConfirmationEmail,
+            jobs::send_confirmation_email::run
+        ))
+        .register(job_worker!(
+            ctx,
+            common::jobs::SendTicket,
+            jobs::send_ticket::run
+        ))
 }
 
 fn backoff(jobs: &common::config::JobsConfig) -> ExponentialBackoff {

@@ -1,6 +1,7 @@
 //! One module per job; each holds `run`, the handler its queue's worker calls.
 
 pub mod send_confirmation_email;
+pub mod send_ticket;
 
 use uuid::Uuid;
 

@@ -1,0 +1,212 @@
+//! Check-in: door staff scan a ticket. One transaction locks the reservation row, so of any
+//! number of concurrent scans of one ticket exactly one succeeds; a scanner retrying the same
+//! attempt (same nonce) gets the original answer back instead of "already checked in".
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::token::TokenHash;
+
+/// Who is checking tickets in, for the record and for nonce scoping.
+#[derive(Debug, Clone, Copy)]
+pub enum Scanner {
+    Staff(Uuid),
+    ApiKey(Uuid),
+}
+
+impl Scanner {
+    fn principal(self) -> String {
+        match self {
+            Scanner::Staff(id) => format!("staff:{id}"),
+            Scanner::ApiKey(id) => format!("key:{id}"),
+        }
+    }
+}
+
+/// A successful check-in: only what the door needs.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CheckedIn {
+    pub result: String,
+    pub party_size: i32,
+    pub performance: PerformanceRef,
+    pub checked_in_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PerformanceRef {
+    pub id: Uuid,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Why a ticket was not let in; each variant is one of the contract's answers.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckinError {
+    #[error("unknown ticket")]
+    UnknownTicket,
+    #[error("this ticket is for another performance")]
+    WrongPerformance,
+    #[error("outside the check-in window of this performance")]
+    OutsideCheckinWindow,
+    #[error("the reservation is cancelled or not confirmed")]
+    NotValid,
+    #[error("this ticket was already checked in")]
+    AlreadyCheckedIn { checked_in_at: DateTime<Utc> },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A check-in request after parsing.
+pub struct CheckinRequest<'a> {
+    /// The raw ticket token (already cut out of a scanned URL).
+    pub token: &'a str,
+    pub performance_id: Option<Uuid>,
+    pub nonce: Option<&'a str>,
+    pub scanner: Scanner,
+}
+
+#[derive(FromRow)]
+struct TicketRow {
+    reservation_id: Uuid,
+    revoked: bool,
+}
+
+#[derive(FromRow)]
+struct ReservationRow {
+    status: String,
+    party_size: i32,
+    checked_in_at: Option<DateTime<Utc>>,
+    performance_id: Uuid,
+    title: String,
+    starts_at: DateTime<Utc>,
+    window_opens: DateTime<Utc>,
+    window_closes: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+/// Checks a ticket in. Run inside a transaction; the reservation row stays locked until commit.
+pub async fn check_in(
+    conn: &mut PgConnection,
+    req: CheckinRequest<'_>,
+) -> Result<CheckedIn, CheckinError> {
+    let hash = TokenHash::parse(req.token).ok_or(CheckinError::UnknownTicket)?;
+    let ticket: TicketRow = sqlx::query_as(
+        "SELECT reservation_id, revoked_at IS NOT NULL AS revoked
+           FROM reservation_tokens WHERE token_hash = $1 AND purpose = 'ticket'",
+    )
+    .bind(hash.as_bytes())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(CheckinError::UnknownTicket)?;
+    let r: ReservationRow = sqlx::query_as(
+        "SELECT r.status, r.party_size, r.checked_in_at, p.id AS performance_id, s.title, p.starts_at,
+                p.starts_at - make_interval(mins => p.checkin_opens_minutes_before) AS window_opens,
+                p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS window_closes,
+                now() AS now
+           FROM reservations r
+           JOIN performances p ON p.id = r.performance_id
+           JOIN shows s ON s.id = p.show_id
+          WHERE r.id = $1
+            FOR UPDATE OF r",
+    )
+    .bind(ticket.reservation_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    // Under the lock: a retry of an attempt that already succeeded replays its answer.
+    if let Some(nonce) = req.nonce
+        && let Some(saved) = find_nonce(conn, req.scanner, nonce, ticket.reservation_id).await?
+    {
+        return Ok(saved);
+    }
+    if req.performance_id.is_some_and(|id| id != r.performance_id) {
+        return Err(CheckinError::WrongPerformance);
+    }
+    if ticket.revoked || r.status != "confirmed" {
+        return Err(CheckinError::NotValid);
+    }
+    if let Some(checked_in_at) = r.checked_in_at {
+        return Err(CheckinError::AlreadyCheckedIn { checked_in_at });
+    }
+    if r.now < r.window_opens || r.now > r.window_closes {
+        return Err(CheckinError::OutsideCheckinWindow);
+    }
+    let (staff, key) = match req.scanner {
+        Scanner::Staff(id) => (Some(id), None),
+        Scanner::ApiKey(id) => (None, Some(id)),
+    };
+    let checked_in_at: DateTime<Utc> = sqlx::query_scalar(
+        "UPDATE reservations SET checked_in_at = now(), checked_in_by_staff = $2, checked_in_by_api_key = $3
+          WHERE id = $1 RETURNING checked_in_at",
+    )
+    .bind(ticket.reservation_id)
+    .bind(staff)
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await?;
+    let outcome = CheckedIn {
+        result: "checked_in".to_owned(),
+        party_size: r.party_size,
+        performance: PerformanceRef {
+            id: r.performance_id,
+            title: r.title,
+            starts_at: r.starts_at,
+        },
+        checked_in_at,
+    };
+    if let Some(nonce) = req.nonce {
+        sqlx::query(
+            "INSERT INTO checkin_nonces (principal, nonce, reservation_id, response) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(req.scanner.principal())
+        .bind(nonce)
+        .bind(ticket.reservation_id)
+        .bind(serde_json::to_value(&outcome).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(outcome)
+}
+
+async fn find_nonce(
+    conn: &mut PgConnection,
+    scanner: Scanner,
+    nonce: &str,
+    reservation_id: Uuid,
+) -> Result<Option<CheckedIn>, sqlx::Error> {
+    let saved: Option<Value> = sqlx::query_scalar(
+        "SELECT response FROM checkin_nonces WHERE principal = $1 AND nonce = $2 AND reservation_id = $3",
+    )
+    .bind(scanner.principal())
+    .bind(nonce)
+    .bind(reservation_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(saved.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// Confirmed and checked-in people of a performance, for the door page.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct DoorCounts {
+    pub confirmed_people: i64,
+    pub checked_in_people: i64,
+}
+
+/// Counts for the door page.
+pub async fn door_counts(
+    conn: &mut PgConnection,
+    performance_id: Uuid,
+) -> Result<DoorCounts, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE(sum(party_size) FILTER (WHERE status = 'confirmed'), 0)::bigint AS confirmed_people,
+                COALESCE(sum(party_size) FILTER (WHERE status = 'confirmed' AND checked_in_at IS NOT NULL), 0)::bigint
+                    AS checked_in_people
+           FROM reservations WHERE performance_id = $1",
+    )
+    .bind(performance_id)
+    .fetch_one(conn)
+    .await
+}

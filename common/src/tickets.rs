@@ -1,0 +1,182 @@
+//! Tickets: after confirmation the worker issues a ticket token (the QR code) and a cancel
+//! token (the cancel link), both random, hashed at rest and bound to their purpose. The ticket
+//! is valid for its performance until the end of the check-in window. Cancelling frees the
+//! seats and revokes the ticket.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::catalogue;
+use crate::token::{self, RawToken, TokenHash, TokenPurpose};
+
+/// What the ticket e-mail needs to know.
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketRecipient {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub party_size: i32,
+    pub status: String,
+    pub ticket_sent: bool,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub room: String,
+    /// End of the check-in window: the ticket expires then.
+    pub checkin_closes_at: DateTime<Utc>,
+}
+
+/// Loads what the ticket e-mail of a reservation shows.
+pub async fn find_ticket_recipient(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+) -> Result<Option<TicketRecipient>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.email, r.name, r.party_size, r.status, r.ticket_sent_at IS NOT NULL AS ticket_sent,
+                s.title, p.starts_at, rm.name AS room,
+                p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at
+           FROM reservations r
+           JOIN performances p ON p.id = r.performance_id
+           JOIN shows s ON s.id = p.show_id
+           JOIN rooms rm ON rm.id = p.room_id
+          WHERE r.id = $1",
+    )
+    .bind(reservation_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Fresh ticket and cancel tokens; any earlier ones of this reservation are revoked, so a
+/// retried job or a re-sent ticket leaves exactly one valid pair.
+pub async fn issue_ticket_tokens(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+    valid_until: DateTime<Utc>,
+) -> Result<(RawToken, RawToken), sqlx::Error> {
+    token::revoke_tokens(
+        conn,
+        reservation_id,
+        &[TokenPurpose::Ticket, TokenPurpose::Cancel],
+    )
+    .await?;
+    let ttl = (valid_until - Utc::now()).to_std().unwrap_or_default();
+    let ticket = token::insert_token(conn, reservation_id, TokenPurpose::Ticket, Some(ttl)).await?;
+    let cancel = token::insert_token(conn, reservation_id, TokenPurpose::Cancel, None).await?;
+    Ok((ticket, cancel))
+}
+
+/// Records that the ticket e-mail went out.
+pub async fn mark_ticket_sent(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE reservations SET ticket_sent_at = now() WHERE id = $1")
+        .bind(reservation_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Allows the ticket job to run again for this reservation (an admin re-sending a ticket).
+pub async fn mark_ticket_unsent(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE reservations SET ticket_sent_at = NULL WHERE id = $1")
+        .bind(reservation_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What anyone holding a ticket may learn from it: no personal data.
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketView {
+    pub reservation_id: Uuid,
+    pub performance_id: Uuid,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub room: String,
+    pub party_size: i32,
+    pub status: String,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+/// Resolves a ticket token for the page a phone camera opens.
+pub async fn find_ticket(
+    conn: &mut PgConnection,
+    presented: &str,
+) -> Result<Option<TicketView>, sqlx::Error> {
+    let Some(hash) = TokenHash::parse(presented) else {
+        return Ok(None);
+    };
+    sqlx::query_as(
+        "SELECT r.id AS reservation_id, p.id AS performance_id, s.title, p.starts_at,
+                rm.name AS room, r.party_size, r.status, r.checked_in_at,
+                t.revoked_at IS NOT NULL AS revoked
+           FROM reservation_tokens t
+           JOIN reservations r ON r.id = t.reservation_id
+           JOIN performances p ON p.id = r.performance_id
+           JOIN shows s ON s.id = p.show_id
+           JOIN rooms rm ON rm.id = p.room_id
+          WHERE t.token_hash = $1 AND t.purpose = 'ticket'",
+    )
+    .bind(hash.as_bytes())
+    .fetch_optional(conn)
+    .await
+}
+
+/// Why a cancellation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("unknown, malformed or revoked token")]
+    InvalidToken,
+    #[error("the reservation was already checked in")]
+    NotValid,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Cancels the reservation a cancel token belongs to, freeing its seats; repeating is harmless.
+/// Returns the reservation id and whether this call cancelled it.
+pub async fn cancel_reservation(
+    conn: &mut PgConnection,
+    presented: &str,
+) -> Result<(Uuid, bool), CancelError> {
+    let hash = TokenHash::parse(presented).ok_or(CancelError::InvalidToken)?;
+    let token = token::find_token(conn, hash, TokenPurpose::Cancel)
+        .await?
+        .filter(|t| !t.revoked)
+        .ok_or(CancelError::InvalidToken)?;
+    let performance_id: Uuid =
+        sqlx::query_scalar("SELECT performance_id FROM reservations WHERE id = $1")
+            .bind(token.reservation_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    // The confirmed seat count changes: take the same lock confirmation takes.
+    catalogue::lock_performance(conn, performance_id).await?;
+    let (status, checked_in): (String, bool) = sqlx::query_as(
+        "SELECT status, checked_in_at IS NOT NULL FROM reservations WHERE id = $1 FOR UPDATE",
+    )
+    .bind(token.reservation_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if status == "cancelled" {
+        return Ok((token.reservation_id, false));
+    }
+    if checked_in {
+        return Err(CancelError::NotValid);
+    }
+    sqlx::query("UPDATE reservations SET status = 'cancelled', cancelled_at = now() WHERE id = $1")
+        .bind(token.reservation_id)
+        .execute(&mut *conn)
+        .await?;
+    token::revoke_tokens(
+        conn,
+        token.reservation_id,
+        &[TokenPurpose::Ticket, TokenPurpose::Confirm],
+    )
+    .await?;
+    token::mark_token_used(conn, token.id).await?;
+    Ok((token.reservation_id, true))
+}

@@ -1,0 +1,231 @@
+use serde_json::{Value, json};
+use tests::{PerformanceSpec, TestApp};
+
+fn soon() -> PerformanceSpec {
+    PerformanceSpec {
+        starts_in: chrono::Duration::minutes(30),
+        ..Default::default()
+    }
+}
+
+fn decode_qr(png: &[u8]) -> String {
+    let image = image::load_from_memory(png).expect("PNG").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    let (_, content) = grids[0].decode().expect("decodable QR code");
+    content
+}
+
+#[tokio::test]
+async fn the_ticket_email_carries_a_qr_code_of_the_ticket_url_only_and_a_cancel_link() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(soon()).await;
+
+    let t = app.ticket_for(id, "ticketholder@example.org", 2).await;
+
+    let pngs = t.mail.png_parts();
+    assert_eq!(pngs.len(), 2, "inline and attached");
+    assert!(t.mail.data.contains("Content-ID: <ticket-qr>"));
+    assert!(t.mail.unfolded().contains("cid:ticket-qr"));
+    let content = decode_qr(&pngs[0]);
+    assert_eq!(
+        content,
+        format!("{}/t/{}", app.config.public_base_url, t.ticket)
+    );
+    assert_eq!(decode_qr(&pngs[1]), content);
+    assert_eq!(t.ticket.len(), 43, "256 random bits, base64url");
+    for personal in ["ticketholder", "example.org", "Mirandolina"] {
+        assert!(!content.contains(personal) && !t.ticket.contains(personal));
+    }
+    assert_ne!(t.ticket, t.cancel);
+    assert!(t.mail.header("Message-ID").unwrap().starts_with("<ticket."));
+    assert!(t.mail.unfolded().contains(&format!(
+        "{}/reservations/cancel?token=",
+        app.config.public_base_url
+    )));
+    let counts = app.wait_for_jobs().await;
+    assert_eq!(counts.get("Done"), Some(&2), "{counts:?}");
+}
+
+#[tokio::test]
+async fn the_ticket_page_is_neutral_for_anonymous_visitors_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(soon()).await;
+    let t = app.ticket_for(id, "private-person@example.org", 3).await;
+
+    let page = app.get(&format!("/t/{}", t.ticket)).await;
+
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("La locandiera") && html.contains("3 people"));
+    assert!(!html.contains("private-person") && !html.contains("Mirandolina"));
+    assert!(
+        !html.contains("/checkin\""),
+        "no check-in button for anonymous visitors"
+    );
+    let checked_in: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT checked_in_at FROM reservations")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(checked_in.is_none());
+    assert_eq!(app.get("/t/not-a-ticket").await.status(), 404);
+    assert_eq!(
+        app.get(&format!("/t/{}", t.cancel)).await.status(),
+        404,
+        "a cancel token is no ticket"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_frees_exactly_the_party_size_is_idempotent_and_voids_the_ticket() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(soon()).await;
+    let other = app.ticket_for(id, "stays@example.org", 1).await;
+    let t = app.ticket_for(id, "leaves@example.org", 4).await;
+    assert_eq!(app.seats_available(id).await, 45);
+
+    let page = app
+        .get(&format!("/reservations/cancel?token={}", t.cancel))
+        .await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(app.seats_available(id).await, 45, "GET changes nothing");
+
+    for _ in 0..2 {
+        let response = app
+            .post_json("/api/v1/reservations/cancel", &json!({ "token": t.cancel }))
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({ "status": "cancelled" })
+        );
+    }
+    assert_eq!(
+        app.seats_available(id).await,
+        49,
+        "exactly the party size is freed, once"
+    );
+
+    let door = app.api_key(common::auth::Role::Door).await;
+    let response = app.check_in(&door, &json!({ "token": t.ticket })).await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "not_valid"
+    );
+    assert_eq!(
+        app.check_in(&door, &json!({ "token": other.ticket }))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_checked_in_reservation_cannot_be_cancelled() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(soon()).await;
+    let t = app.ticket_for(id, "arrived@example.org", 2).await;
+    let door = app.api_key(common::auth::Role::Door).await;
+    assert_eq!(
+        app.check_in(&door, &json!({ "token": t.ticket }))
+            .await
+            .status(),
+        200
+    );
+
+    let response = app
+        .post_json("/api/v1/reservations/cancel", &json!({ "token": t.cancel }))
+        .await;
+
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "not_valid"
+    );
+    assert_eq!(app.seats_available(id).await, 48);
+}
+
+#[tokio::test]
+async fn tokens_only_work_for_their_own_purpose() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(soon()).await;
+    let t = app.ticket_for(id, "purpose@example.org", 1).await;
+    let door = app.api_key(common::auth::Role::Door).await;
+
+    let confirm_with_ticket = app.confirm(&t.ticket).await;
+    let cancel_with_ticket = app
+        .post_json("/api/v1/reservations/cancel", &json!({ "token": t.ticket }))
+        .await;
+    let cancel_with_confirmation = app
+        .post_json(
+            "/api/v1/reservations/cancel",
+            &json!({ "token": t.confirmation }),
+        )
+        .await;
+    let checkin_with_confirmation = app
+        .check_in(&door, &json!({ "token": t.confirmation }))
+        .await;
+    let checkin_with_cancel = app.check_in(&door, &json!({ "token": t.cancel })).await;
+
+    for response in [
+        confirm_with_ticket,
+        cancel_with_ticket,
+        cancel_with_confirmation,
+    ] {
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "invalid_token"
+        );
+    }
+    for response in [checkin_with_confirmation, checkin_with_cancel] {
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "unknown_ticket"
+        );
+    }
+    let status: String = sqlx::query_scalar("SELECT status FROM reservations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "confirmed");
+}
+
+#[tokio::test]
+async fn issuing_a_ticket_again_revokes_the_earlier_one() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(soon()).await;
+    let first = app.ticket_for(id, "twice@example.org", 2).await;
+    let reservation: uuid::Uuid = sqlx::query_scalar("SELECT id FROM reservations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+
+    let mut conn = app.db.acquire().await.unwrap();
+    let until = chrono::Utc::now() + chrono::Duration::hours(4);
+    let (second, _) = common::tickets::issue_ticket_tokens(&mut conn, reservation, until)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let door = app.api_key(common::auth::Role::Door).await;
+    let old = app.check_in(&door, &json!({ "token": first.ticket })).await;
+    assert_eq!(old.status(), 409);
+    assert_eq!(old.json::<Value>().await.unwrap()["error"], "not_valid");
+    assert_eq!(
+        app.check_in(&door, &json!({ "token": second.expose() }))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.check_in(&door, &json!({ "token": second.expose() }))
+            .await
+            .status(),
+        409
+    );
+}

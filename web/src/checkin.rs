@@ -1,0 +1,249 @@
+//! Check-in at the door: `POST /api/v1/checkin` for scanners and the door page, and `/checkin`,
+//! the page door staff use on a phone. The locked transaction lives in `common::checkin`.
+
+use askama::Template;
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+    routing::{get, post},
+};
+use chrono::Utc;
+use common::{
+    audit,
+    catalogue::{self, Performance},
+    checkin::{self, CheckedIn, CheckinError, CheckinRequest, DoorCounts},
+};
+use serde::Serialize;
+use serde_json::{Map, json};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    auth::{self, Actor, CheckinStaff, StaffPage},
+    error::{ApiError, ApiResult},
+    extract::{Fields, JsonObject},
+    pages::{self, format_time},
+};
+
+/// Routes of this capability.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/checkin", post(check_in))
+        .route("/api/v1/checkin/performances", get(door_performances))
+        .route("/api/v1/checkin/performances/{id}", get(door_performance))
+        .route("/checkin", get(door_page))
+}
+
+impl From<CheckinError> for ApiError {
+    fn from(e: CheckinError) -> ApiError {
+        match e {
+            CheckinError::UnknownTicket => ApiError::NotFound {
+                code: "unknown_ticket",
+                message: "no ticket with this code",
+            },
+            CheckinError::WrongPerformance => ApiError::Unprocessable {
+                code: "wrong_performance",
+                message: "this ticket is for another performance",
+            },
+            CheckinError::OutsideCheckinWindow => ApiError::Unprocessable {
+                code: "outside_checkin_window",
+                message: "check-in is not open for this performance now",
+            },
+            CheckinError::NotValid => ApiError::Conflict {
+                code: "not_valid",
+                message: "the reservation is cancelled or not confirmed",
+                extra: Map::new(),
+            },
+            CheckinError::AlreadyCheckedIn { checked_in_at } => ApiError::Conflict {
+                code: "already_checked_in",
+                message: "this ticket was already checked in",
+                extra: Map::from_iter([("checked_in_at".to_owned(), json!(checked_in_at))]),
+            },
+            CheckinError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// The ticket token in what a scanner read: the raw token or `{PUBLIC_BASE_URL}/t/{token}`.
+pub fn ticket_token<'a>(state: &AppState, scanned: &'a str) -> &'a str {
+    let scanned = scanned.trim();
+    let prefix = format!("{}/t/", state.config.public_base_url);
+    scanned
+        .strip_prefix(&prefix)
+        .map(|rest| rest.trim_end_matches('/'))
+        .unwrap_or(scanned)
+}
+
+async fn check_in(
+    staff: CheckinStaff,
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> ApiResult<Json<CheckedIn>> {
+    let mut fields = Fields::new(body, &["token", "performance_id", "nonce"]);
+    let token = fields.string("token");
+    let token = fields.require("token", token);
+    let performance_id =
+        fields
+            .string("performance_id")
+            .and_then(|id| match Uuid::parse_str(&id) {
+                Ok(id) => Some(id),
+                Err(_) => fields.fail("performance_id", "must be a performance id"),
+            });
+    let nonce = fields.string("nonce").and_then(|n| {
+        if n.is_empty() || n.chars().count() > 64 {
+            fields.fail("nonce", "must be 1 to 64 characters")
+        } else {
+            Some(n)
+        }
+    });
+    fields.finish()?;
+    let token = token.unwrap_or_default();
+    let outcome = record_check_in(
+        &state,
+        staff.principal.actor,
+        ticket_token(&state, &token),
+        performance_id,
+        nonce.as_deref(),
+    )
+    .await?;
+    Ok(Json(outcome))
+}
+
+/// The check-in transaction, shared by the API and the ticket page's button.
+pub async fn record_check_in(
+    state: &AppState,
+    actor: Actor,
+    token: &str,
+    performance_id: Option<Uuid>,
+    nonce: Option<&str>,
+) -> ApiResult<CheckedIn> {
+    let mut tx = state.db.begin().await?;
+    let request = CheckinRequest {
+        token,
+        performance_id,
+        nonce,
+        scanner: actor.scanner(),
+    };
+    match checkin::check_in(&mut tx, request).await {
+        Ok(outcome) => {
+            audit::record(
+                &mut tx,
+                &actor.label(),
+                "checkin",
+                Some(outcome.performance.id),
+                json!({ "party_size": outcome.party_size }),
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
+            Ok(outcome)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            tracing::info!(outcome = %e, "check-in refused");
+            Err(e.into())
+        }
+    }
+}
+
+/// A performance as the door sees it.
+#[derive(Serialize)]
+struct DoorPerformance {
+    id: Uuid,
+    title: String,
+    starts_at: chrono::DateTime<Utc>,
+    room: String,
+    checkin_open: bool,
+    #[serde(flatten)]
+    counts: DoorCounts,
+}
+
+async fn door_view(state: &AppState, p: &Performance) -> ApiResult<DoorPerformance> {
+    let mut conn = state.db.acquire().await?;
+    let (opens, closes) = p.checkin_window();
+    let now = Utc::now();
+    Ok(DoorPerformance {
+        id: p.id,
+        title: p.title.clone(),
+        starts_at: p.starts_at,
+        room: p.room_name.clone(),
+        checkin_open: opens <= now && now <= closes,
+        counts: checkin::door_counts(&mut conn, p.id).await?,
+    })
+}
+
+/// Performances whose check-in window is open now or opens within the next 24 hours.
+async fn todays_performances(state: &AppState) -> ApiResult<Vec<Performance>> {
+    let mut conn = state.db.acquire().await?;
+    let now = Utc::now();
+    let all = catalogue::list_all_performances(&mut conn).await?;
+    Ok(all
+        .into_iter()
+        .filter(|p| {
+            let (opens, closes) = p.checkin_window();
+            closes >= now && opens <= now + chrono::Duration::hours(24)
+        })
+        .rev()
+        .collect())
+}
+
+async fn door_performances(
+    _: CheckinStaff,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<DoorPerformance>>> {
+    let mut views = Vec::new();
+    for p in todays_performances(&state).await? {
+        views.push(door_view(&state, &p).await?);
+    }
+    Ok(Json(views))
+}
+
+async fn door_performance(
+    _: CheckinStaff,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DoorPerformance>> {
+    let performance = crate::catalogue::load(&state, &id).await?;
+    Ok(Json(door_view(&state, &performance).await?))
+}
+
+/// One option of the performance picker.
+struct DoorOption {
+    id: Uuid,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkin.html")]
+struct DoorPage {
+    csrf_token: String,
+    performances: Vec<DoorOption>,
+    base_url: String,
+}
+
+async fn door_page(staff: StaffPage<auth::CheckIn>, State(state): State<AppState>) -> Response {
+    match todays_performances(&state).await {
+        Ok(list) => pages::render(
+            StatusCode::OK,
+            &DoorPage {
+                csrf_token: staff.csrf_token,
+                performances: list
+                    .iter()
+                    .map(|p| DoorOption {
+                        id: p.id,
+                        label: format!(
+                            "{} · {} · {}",
+                            format_time(p.starts_at),
+                            p.title,
+                            p.room_name
+                        ),
+                    })
+                    .collect(),
+                base_url: state.config.public_base_url.clone(),
+            },
+        ),
+        Err(e) => pages::error_page(e),
+    }
+}

@@ -1,0 +1,110 @@
+//! Sends the QR ticket after confirmation: new ticket and cancel tokens (earlier ones are
+//! revoked, so a retried job leaves one valid ticket), the QR code as an inline PNG and as an
+//! attachment, and the cancel link.
+
+use anyhow::anyhow;
+use apalis::prelude::{BoxDynError, Data};
+use askama::Template;
+use common::{jobs::SendTicket, tickets};
+use uuid::Uuid;
+
+use crate::{
+    JobContext, JobError,
+    jobs::message_id,
+    mailer::{Email, InlinePng},
+    qr,
+};
+
+const QR_CONTENT_ID: &str = "ticket-qr";
+
+#[derive(Template)]
+#[template(path = "ticket.txt")]
+struct TextBody<'a> {
+    name: &'a str,
+    title: &'a str,
+    when: &'a str,
+    room: &'a str,
+    party_size: i32,
+    ticket_url: &'a str,
+    cancel_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct HtmlBody<'a> {
+    name: &'a str,
+    title: &'a str,
+    when: &'a str,
+    room: &'a str,
+    party_size: i32,
+    ticket_url: &'a str,
+    cancel_url: &'a str,
+    qr_content_id: &'a str,
+}
+
+/// The worker's entry point for this queue.
+#[tracing::instrument(skip_all, fields(reservation.id = %job.reservation_id))]
+pub async fn run(job: SendTicket, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+    send(&ctx, job.reservation_id)
+        .await
+        .map_err(JobError::into_apalis)
+}
+
+async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
+    let mut conn = ctx.db.acquire().await?;
+    let Some(r) = tickets::find_ticket_recipient(&mut conn, reservation_id).await? else {
+        return Err(JobError::Permanent(anyhow!("reservation not found")));
+    };
+    if r.ticket_sent || r.status != "confirmed" {
+        tracing::info!("ticket e-mail not needed any more");
+        return Ok(());
+    }
+    let (Some(to), Some(name)) = (r.email, r.name) else {
+        tracing::info!("personal data already erased; nothing to send");
+        return Ok(());
+    };
+    let mut tx = ctx.db.begin().await?;
+    let (ticket, cancel) =
+        tickets::issue_ticket_tokens(&mut tx, reservation_id, r.checkin_closes_at).await?;
+    tx.commit().await?;
+    let base = &ctx.config.public_base_url;
+    let ticket_url = format!("{base}/t/{}", ticket.expose());
+    let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
+    let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
+    let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
+    let text = TextBody {
+        name: &name,
+        title: &r.title,
+        when: &when,
+        room: &r.room,
+        party_size: r.party_size,
+        ticket_url: &ticket_url,
+        cancel_url: &cancel_url,
+    };
+    let html = HtmlBody {
+        name: &name,
+        title: &r.title,
+        when: &when,
+        room: &r.room,
+        party_size: r.party_size,
+        ticket_url: &ticket_url,
+        cancel_url: &cancel_url,
+        qr_content_id: QR_CONTENT_ID,
+    };
+    let email = Email {
+        to,
+        subject: format!("Your ticket: {}", r.title),
+        message_id: message_id("ticket", reservation_id, base),
+        text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
+        html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
+        inline_png: Some(InlinePng {
+            content_id: QR_CONTENT_ID.to_owned(),
+            filename: "ticket.png".to_owned(),
+            bytes: png,
+        }),
+    };
+    ctx.mailer.send(email).await?;
+    tickets::mark_ticket_sent(&mut conn, reservation_id).await?;
+    tracing::info!("ticket e-mail sent");
+    Ok(())
+}
