@@ -141,18 +141,18 @@ impl LoginThrottle {
         let mut failures = self.failures.lock().expect("login throttle lock");
         let key = account.trim().to_lowercase();
         match failures.get(&key) {
-            Some((count, since)) if since.elapsed() < LOGIN_FAILURE_WINDOW => {
-                if *count >= LOGIN_FAILURES_ALLOWED {
-                    let wait = LOGIN_FAILURE_WINDOW.saturating_sub(since.elapsed());
-                    return Err(ApiError::RateLimited {
-                        retry_after_seconds: wait.as_secs() + 1,
-                    });
-                }
+            Some((count, since))
+                if since.elapsed() < LOGIN_FAILURE_WINDOW && *count >= LOGIN_FAILURES_ALLOWED =>
+            {
+                let wait = LOGIN_FAILURE_WINDOW.saturating_sub(since.elapsed());
+                return Err(ApiError::RateLimited {
+                    retry_after_seconds: wait.as_secs() + 1,
+                });
             }
-            Some(_) => {
+            Some((_, since)) if since.elapsed() >= LOGIN_FAILURE_WINDOW => {
                 failures.remove(&key);
             }
-            None => {}
+            _ => {}
         }
         Ok(())
     }
