@@ -3,6 +3,7 @@
 
 mod admin;
 mod booking;
+mod browser;
 mod catalogue;
 mod checkin;
 mod cli;

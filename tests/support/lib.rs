@@ -1,6 +1,7 @@
 //! Test support: fresh databases, a loopback SMTP server and `TestApp`.
 
 pub mod app;
+pub mod browser;
 pub mod db;
 pub mod process;
 pub mod smtp;

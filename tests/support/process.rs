@@ -58,6 +58,18 @@ impl Running {
         Running { child }
     }
 
+    /// Any program (environment inherited), e.g. chromedriver.
+    pub fn spawn_path(path: &str, args: &[&str]) -> Running {
+        let child = Command::new(path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {path}: {e}"));
+        Running { child }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

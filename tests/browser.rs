@@ -1,0 +1,105 @@
+//! The two paths a person takes in a real headless Chromium: a visitor books and confirms,
+//! and door staff check a ticket in by typing its code.
+
+use common::auth::Role;
+use tests::{PerformanceSpec, TestApp, browser::Browser};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_books_on_the_site_and_confirms_from_the_email_link() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    let browser = Browser::start().await;
+
+    browser.goto(&app.url("/")).await;
+    browser
+        .click(&format!(r#"a[href="/performances/{id}"]"#))
+        .await;
+    browser.type_into("#name", "Ortensia").await;
+    browser.type_into("#email", "ortensia@example.org").await;
+    browser.type_into("#party_size", "2").await;
+    browser.screenshot("booking-form").await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.wait_for_text("h1", "Check your e-mail").await;
+
+    let token = app.confirmation_token("ortensia@example.org").await;
+    browser
+        .goto(&format!(
+            "{}/reservations/confirm?token={token}",
+            app.config.public_base_url
+        ))
+        .await;
+    browser.wait_for_text("h1", "Confirm your booking").await;
+    let status: String = sqlx::query_scalar("SELECT status FROM reservations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending", "opening the link confirms nothing");
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_text("h1", "Booking confirmed").await;
+    browser.screenshot("booking-confirmed").await;
+
+    let status: String = sqlx::query_scalar("SELECT status FROM reservations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "confirmed");
+    assert_eq!(app.seats_available(id).await, 48);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warning() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_performance(PerformanceSpec {
+            starts_in: chrono::Duration::minutes(30),
+            ..Default::default()
+        })
+        .await;
+    let ticket = app.ticket_for(id, "doorway@example.org", 3).await;
+    let password = "door staff password";
+    let mut conn = app.db.acquire().await.unwrap();
+    let hash = common::auth::hash_password(password).unwrap();
+    common::auth::upsert_staff_user(&mut conn, "door@azionelab.test", Role::Door, &hash)
+        .await
+        .unwrap();
+    drop(conn);
+    let browser = Browser::start().await;
+
+    browser.goto(&app.url("/checkin")).await;
+    assert!(
+        browser.current_url().await.contains("/admin/login"),
+        "the door page asks for a login"
+    );
+    browser.type_into("#email", "door@azionelab.test").await;
+    browser.type_into("#password", password).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.wait_for_text("#result .title", "Ready").await;
+    browser.wait_for_text("#counts", "0 of 3 people").await;
+
+    browser.type_into("#code", &ticket.ticket).await;
+    browser.click("#manual button[type=submit]").await;
+    let welcome = browser.wait_for_text("#result .title", "Welcome").await;
+    assert!(welcome.contains("3 people"));
+    assert!(
+        browser.element("#result.ok").await.len() > 0,
+        "shown in green"
+    );
+    browser.wait_for_text("#counts", "3 of 3 people").await;
+    browser.screenshot("door-checked-in").await;
+
+    browser
+        .type_into(
+            "#code",
+            &format!("{}/t/{}", app.config.public_base_url, ticket.ticket),
+        )
+        .await;
+    browser.click("#manual button[type=submit]").await;
+    browser
+        .wait_for_text("#result .title", "Already checked in at")
+        .await;
+    assert!(
+        browser.element("#result.error").await.len() > 0,
+        "shown in red"
+    );
+    browser.screenshot("door-duplicate").await;
+}
