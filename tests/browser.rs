@@ -81,7 +81,7 @@ async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warni
     let welcome = browser.wait_for_text("#result .title", "Welcome").await;
     assert!(welcome.contains("3 people"));
     assert!(
-        browser.element("#result.ok").await.len() > 0,
+        !browser.element("#result.ok").await.is_empty(),
         "shown in green"
     );
     browser.wait_for_text("#counts", "3 of 3 people").await;
@@ -98,7 +98,7 @@ async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warni
         .wait_for_text("#result .title", "Already checked in at")
         .await;
     assert!(
-        browser.element("#result.error").await.len() > 0,
+        !browser.element("#result.error").await.is_empty(),
         "shown in red"
     );
     browser.screenshot("door-duplicate").await;
