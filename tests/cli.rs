@@ -183,6 +183,7 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         ("MAIL_FROM", "tickets@example.org".to_owned()),
         ("RATE_LIMIT_PER_MINUTE", "0".to_owned()),
         ("JOB_POLL_INTERVAL_MS", "100".to_owned()),
+        ("WORKER_BIND_ADDR", process::free_port().to_string()),
     ]);
     let key = {
         let output = process::run(

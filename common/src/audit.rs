@@ -23,3 +23,27 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// One audit entry.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject_id: Option<Uuid>,
+    pub details: Value,
+}
+
+/// The newest entries first.
+pub async fn list_recent(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, at, actor, action, subject_id, details FROM audit_log ORDER BY at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

@@ -252,3 +252,57 @@ pub async fn delete_session(conn: &mut PgConnection, presented: &str) -> Result<
         .await?;
     Ok(())
 }
+
+/// A staff user as listed to admins.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct StaffUser {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// All staff users by e-mail.
+pub async fn list_staff_users(conn: &mut PgConnection) -> Result<Vec<StaffUser>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, email, role, created_at, disabled_at FROM staff_users ORDER BY lower(email)",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Changes a staff user's role; their sessions end so the new role applies at once.
+pub async fn update_staff_role(
+    conn: &mut PgConnection,
+    id: Uuid,
+    role: Role,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE staff_users SET role = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(role)
+        .execute(&mut *conn)
+        .await?;
+    end_sessions_of(conn, id).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables a staff user and ends their sessions.
+pub async fn disable_staff_user(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE staff_users SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disabled_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    end_sessions_of(conn, id).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn end_sessions_of(conn: &mut PgConnection, staff_user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM staff_sessions WHERE staff_user_id = $1")
+        .bind(staff_user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -56,6 +56,18 @@ pub struct JobsConfig {
     /// How often a worker polls when no notification arrives.
     pub poll_interval: Duration,
     pub heartbeat_interval: Duration,
+    /// How often housekeeping (revival, expiry, retention) runs.
+    pub housekeeping_interval: Duration,
+    /// A job out of attempts for a transient reason is re-queued after resting this long...
+    pub revive_after: Duration,
+    /// ...while its reservation is younger than this; an SMTP outage shorter than this loses nothing.
+    pub revive_window: Duration,
+    /// Personal data of reservations is erased this long after their performance.
+    pub retention: Duration,
+    /// Where the worker answers `/healthz`, `/readyz` and `/metrics`.
+    pub worker_bind_addr: SocketAddr,
+    /// The operator page warns when the oldest waiting job is older than this.
+    pub alert_oldest_waiting: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -116,11 +128,26 @@ impl Config {
             mail,
             jobs: JobsConfig {
                 concurrency: var_or("WORKER_CONCURRENCY", 4)?,
-                max_attempts: var_or("JOB_MAX_ATTEMPTS", 25)?,
+                max_attempts: var_or("JOB_MAX_ATTEMPTS", 10)?,
                 retry_min_delay: Duration::from_millis(var_or("JOB_RETRY_MIN_DELAY_MS", 2_000)?),
                 retry_max_delay: Duration::from_millis(var_or("JOB_RETRY_MAX_DELAY_MS", 300_000)?),
                 poll_interval: Duration::from_millis(var_or("JOB_POLL_INTERVAL_MS", 1_000)?),
                 heartbeat_interval: Duration::from_secs(var_or("WORKER_HEARTBEAT_SECONDS", 10)?),
+                housekeeping_interval: Duration::from_secs(var_or(
+                    "HOUSEKEEPING_INTERVAL_SECONDS",
+                    60,
+                )?),
+                revive_after: Duration::from_secs(var_or("JOB_REVIVE_AFTER_SECONDS", 300)?),
+                revive_window: Duration::from_secs(3600 * var_or("JOB_REVIVE_WINDOW_HOURS", 48)?),
+                retention: Duration::from_secs(86_400 * var_or("RETENTION_DAYS", 30)?),
+                worker_bind_addr: var_or(
+                    "WORKER_BIND_ADDR",
+                    SocketAddr::from(([127, 0, 0, 1], 8001)),
+                )?,
+                alert_oldest_waiting: Duration::from_secs(var_or(
+                    "ALERT_OLDEST_WAITING_SECONDS",
+                    300,
+                )?),
             },
             booking: BookingConfig {
                 confirmation_ttl: Duration::from_secs(
@@ -156,6 +183,12 @@ impl Config {
                 retry_max_delay: Duration::from_millis(200),
                 poll_interval: Duration::from_millis(100),
                 heartbeat_interval: Duration::from_secs(2),
+                housekeeping_interval: Duration::from_secs(3600),
+                revive_after: Duration::from_secs(300),
+                revive_window: Duration::from_secs(48 * 3600),
+                retention: Duration::from_secs(30 * 86_400),
+                worker_bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                alert_oldest_waiting: Duration::from_secs(300),
             },
             booking: BookingConfig {
                 confirmation_ttl: Duration::from_secs(3600),

@@ -57,10 +57,30 @@ pub async fn enqueue<J: Job>(
     job: &J,
     max_attempts: usize,
 ) -> Result<(), sqlx::Error> {
+    enqueue_keyed(conn, job, max_attempts, job.idempotency_key()).await
+}
+
+/// Like [`enqueue`], for a deliberate repeat (an admin re-sending a ticket): the idempotency
+/// key of the first job is permanent, so a repeat needs a key of its own.
+pub async fn enqueue_again<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    max_attempts: usize,
+) -> Result<(), sqlx::Error> {
+    let key = format!("{}:again:{}", job.idempotency_key(), uuid::Uuid::new_v4());
+    enqueue_keyed(conn, job, max_attempts, key).await
+}
+
+async fn enqueue_keyed<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    max_attempts: usize,
+    idempotency_key: String,
+) -> Result<(), sqlx::Error> {
     let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let task = TaskBuilder::new(args)
         .max_attempts(max_attempts)
-        .idempotency_key(job.idempotency_key())
+        .idempotency_key(idempotency_key)
         .build();
     apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task])
         .await

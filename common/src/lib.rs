@@ -10,6 +10,8 @@ pub mod config;
 pub mod confirmation;
 pub mod db;
 pub mod jobs;
+pub mod metrics;
+pub mod ops;
 pub mod telemetry;
 pub mod tickets;
 pub mod token;

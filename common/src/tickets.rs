@@ -180,3 +180,47 @@ pub async fn cancel_reservation(
     token::mark_token_used(conn, token.id).await?;
     Ok((token.reservation_id, true))
 }
+
+/// Why a ticket could not be re-sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ResendError {
+    #[error("reservation not found")]
+    NotFound,
+    #[error("only confirmed reservations have tickets")]
+    NotConfirmed,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Replaces a reservation's ticket: the current ticket and cancel links stop working at once,
+/// and a new ticket e-mail is queued (in the caller's transaction).
+pub async fn resend_ticket(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+    max_attempts: usize,
+) -> Result<(), ResendError> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1 FOR UPDATE")
+            .bind(reservation_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match status.as_deref() {
+        None => return Err(ResendError::NotFound),
+        Some("confirmed") => {}
+        Some(_) => return Err(ResendError::NotConfirmed),
+    }
+    token::revoke_tokens(
+        conn,
+        reservation_id,
+        &[TokenPurpose::Ticket, TokenPurpose::Cancel],
+    )
+    .await?;
+    mark_ticket_unsent(conn, reservation_id).await?;
+    crate::jobs::enqueue_again(
+        conn,
+        &crate::jobs::SendTicket { reservation_id },
+        max_attempts,
+    )
+    .await?;
+    Ok(())
+}

@@ -22,6 +22,11 @@ pub struct TestApp {
     pub smtp: SmtpServer,
     pub config: Config,
     admin_key: String,
+    /// The web process's metrics registry.
+    pub web_metrics: std::sync::Arc<common::metrics::Metrics>,
+    /// The worker's metrics registry and health listener.
+    pub worker_metrics: std::sync::Arc<common::metrics::Metrics>,
+    pub worker_addr: SocketAddr,
     stop: watch::Sender<bool>,
     _database: TestDatabase,
 }
@@ -77,13 +82,18 @@ impl TestApp {
             let _ = rx.wait_for(|s| *s).await;
         };
         let state = web::AppState::new(database.pool.clone(), config.clone());
+        let web_metrics = state.metrics.clone();
         tokio::spawn(web::serve(listener, state, until_stopped(stopped.clone())));
+        let jobs =
+            worker::JobContext::new(config.clone(), database.pool.clone()).expect("job context");
+        let worker_metrics = jobs.metrics.clone();
+        let worker_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind worker");
+        let worker_addr = worker_listener.local_addr().expect("worker address");
         tokio::spawn({
-            let config = config.clone();
-            let pool = database.pool.clone();
             let stopped = stopped.clone();
             async move {
-                if let Err(e) = worker::run(config, pool, until_stopped(stopped)).await {
+                if let Err(e) = worker::run_on(jobs, worker_listener, until_stopped(stopped)).await
+                {
                     eprintln!("worker stopped with an error: {e:#}");
                 }
             }
@@ -102,6 +112,9 @@ impl TestApp {
             smtp,
             config,
             admin_key: key.expose().to_owned(),
+            web_metrics,
+            worker_metrics,
+            worker_addr,
             stop,
             _database: database,
         }
@@ -261,45 +274,51 @@ impl TestApp {
             .expect("check-in")
     }
 
-    /// Creates a staff user and logs in through the form; returns a client holding the
-    /// session cookie and the session's CSRF token (read from a page's meta tag).
-    pub async fn log_in(&self, role: Role) -> (reqwest::Client, String) {
+    /// Creates a staff user with this role; returns their e-mail and password.
+    pub async fn create_staff(&self, role: Role) -> (String, String) {
         let email = format!("{}-{}@staff.test", role.as_str(), Uuid::new_v4().simple());
-        let password = "a long enough password";
-        let hash = common::auth::hash_password(password).expect("hash");
+        let password = "a long enough password".to_owned();
+        let hash = common::auth::hash_password(&password).expect("hash");
         let mut conn = self.db.acquire().await.expect("connection");
         common::auth::upsert_staff_user(&mut conn, &email, role, &hash)
             .await
             .expect("staff user");
-        let client = reqwest::Client::builder()
+        (email, password)
+    }
+
+    /// A client with its own cookie store that does not follow redirects.
+    pub fn browserless_client() -> reqwest::Client {
+        reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .expect("client");
+            .expect("client")
+    }
+
+    /// Creates a staff user and logs in through the form; returns a client holding the
+    /// session cookie and the session's CSRF token (read from the landing page's meta tag).
+    pub async fn log_in(&self, role: Role) -> (reqwest::Client, String) {
+        let (email, password) = self.create_staff(role).await;
+        let client = TestApp::browserless_client();
         let response = client
             .post(self.url("/admin/login"))
-            .form(&[
-                ("email", email.as_str()),
-                ("password", password),
-                ("next", "/checkin"),
-            ])
+            .form(&[("email", email.as_str()), ("password", password.as_str())])
             .send()
             .await
             .expect("login");
         assert_eq!(response.status(), 303, "login as {role:?}");
+        let landing = response.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
         let page = client
-            .get(self.url("/checkin"))
+            .get(self.url(&landing))
             .send()
             .await
-            .expect("door page");
+            .expect("landing page");
+        assert_eq!(page.status(), 200, "landing page {landing} for {role:?}");
         let html = page.text().await.expect("html");
-        let csrf = html
-            .split(r#"<meta name="csrf-token" content=""#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_owned();
-        (client, csrf)
+        (client, csrf_in(&html))
     }
 
     /// Waits until `count` messages have arrived for `email`.
@@ -377,4 +396,13 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// The CSRF token in a page's `<meta name="csrf-token">`.
+pub fn csrf_in(html: &str) -> String {
+    html.split(r#"<meta name="csrf-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("csrf meta tag")
+        .to_owned()
 }

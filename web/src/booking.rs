@@ -87,18 +87,38 @@ async fn book(
             pending_per_performance: limits.email_pending_per_performance,
         }
     };
-    let mut tx = state.db.begin().await?;
-    let id = booking::create_reservation(
-        &mut tx,
-        performance_id,
-        new,
-        email_limits,
-        state.config.jobs.max_attempts,
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");
-    Ok(id)
+    let result = async {
+        let mut tx = state.db.begin().await?;
+        let id = booking::create_reservation(
+            &mut tx,
+            performance_id,
+            new,
+            email_limits,
+            state.config.jobs.max_attempts,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+    .await;
+    let outcome = match &result {
+        Ok(id) => {
+            tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");
+            "accepted"
+        }
+        Err(BookingError::NotFound) => "not_found",
+        Err(BookingError::BookingClosed) => "booking_closed",
+        Err(BookingError::PartyTooLarge { .. }) => "validation_failed",
+        Err(BookingError::InsufficientCapacity) => "insufficient_capacity",
+        Err(BookingError::RateLimited { .. }) => "rate_limited",
+        Err(BookingError::Db(_)) => "error",
+    };
+    state.metrics.inc(
+        "azione_bookings_total",
+        "Booking attempts that reached the database, by outcome.",
+        &[("outcome", outcome)],
+    );
+    result
 }
 
 /// The booking form's values and problems, kept so a visitor never retypes what was right.

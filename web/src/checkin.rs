@@ -119,33 +119,48 @@ pub async fn record_check_in(
     performance_id: Option<Uuid>,
     nonce: Option<&str>,
 ) -> ApiResult<CheckedIn> {
-    let mut tx = state.db.begin().await?;
-    let request = CheckinRequest {
-        token,
-        performance_id,
-        nonce,
-        scanner: actor.scanner(),
-    };
-    match checkin::check_in(&mut tx, request).await {
-        Ok(outcome) => {
-            audit::record(
-                &mut tx,
-                &actor.label(),
-                "checkin",
-                Some(outcome.performance.id),
-                json!({ "party_size": outcome.party_size }),
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
-            Ok(outcome)
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            tracing::info!(outcome = %e, "check-in refused");
-            Err(e.into())
+    let result: ApiResult<CheckedIn> = async {
+        let mut tx = state.db.begin().await?;
+        let request = CheckinRequest {
+            token,
+            performance_id,
+            nonce,
+            scanner: actor.scanner(),
+        };
+        match checkin::check_in(&mut tx, request).await {
+            Ok(outcome) => {
+                audit::record(
+                    &mut tx,
+                    &actor.label(),
+                    "checkin",
+                    Some(outcome.performance.id),
+                    json!({ "party_size": outcome.party_size }),
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
+                Ok(outcome)
+            }
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e.into())
+            }
         }
     }
+    .await;
+    let outcome = match &result {
+        Ok(_) => "checked_in",
+        Err(e) => e.code(),
+    };
+    if result.is_err() {
+        tracing::info!(outcome, "check-in refused");
+    }
+    state.metrics.inc(
+        "azione_checkins_total",
+        "Check-in attempts by outcome.",
+        &[("outcome", outcome)],
+    );
+    result
 }
 
 /// A performance as the door sees it.

@@ -52,22 +52,36 @@ async fn confirm_reservation(
 }
 
 async fn confirm(state: &AppState, token: &str) -> ApiResult<Confirmed> {
-    let mut tx = state.db.begin().await?;
-    let outcome =
-        confirmation::confirm_reservation(&mut tx, token, state.config.jobs.max_attempts).await;
-    match outcome {
-        Ok(confirmed) => {
-            tx.commit().await?;
-            if let Confirmed::Now(id) = confirmed {
-                tracing::info!(reservation.id = %id, "reservation confirmed");
+    let result: ApiResult<Confirmed> = async {
+        let mut tx = state.db.begin().await?;
+        let outcome =
+            confirmation::confirm_reservation(&mut tx, token, state.config.jobs.max_attempts).await;
+        match outcome {
+            Ok(confirmed) => {
+                tx.commit().await?;
+                Ok(confirmed)
             }
-            Ok(confirmed)
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            Err(e.into())
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e.into())
+            }
         }
     }
+    .await;
+    let outcome = match &result {
+        Ok(Confirmed::Now(id)) => {
+            tracing::info!(reservation.id = %id, "reservation confirmed");
+            "confirmed"
+        }
+        Ok(Confirmed::Already(_)) => "already_confirmed",
+        Err(e) => e.code(),
+    };
+    state.metrics.inc(
+        "azione_confirmations_total",
+        "Confirmation attempts by outcome (insufficient_capacity: refused for lack of seats).",
+        &[("outcome", outcome)],
+    );
+    result
 }
 
 /// `?token=` of the e-mailed links.

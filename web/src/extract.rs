@@ -100,6 +100,15 @@ impl Fields {
         }
     }
 
+    /// A boolean member; `null` or absence gives `None`.
+    pub fn bool(&mut self, name: &str) -> Option<bool> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => self.fail(name, "must be true or false"),
+        }
+    }
+
     /// An integer member within `range`, as `i32`.
     pub fn int_in(&mut self, name: &str, range: std::ops::RangeInclusive<i32>) -> Option<i32> {
         let n = self.integer(name)?;

@@ -29,6 +29,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
     pub login_throttle: Arc<rate_limit::LoginThrottle>,
+    pub metrics: Arc<common::metrics::Metrics>,
 }
 
 impl AppState {
@@ -41,6 +42,7 @@ impl AppState {
             config: Arc::new(config),
             rate_limits,
             login_throttle: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }

@@ -1,15 +1,48 @@
-//! Health endpoints for orchestrators and nginx: `/healthz` says the process is up, `/readyz`
-//! that it can reach the database. Neither says anything else to anonymous callers.
+//! Operations: health endpoints for orchestrators (`/healthz`, `/readyz`, anonymous and
+//! without detail), Prometheus metrics (`/metrics`), and the job queue for operators
+//! (`/ops/queues` and `/api/v1/ops/…`): figures, workers, failed jobs, retry and kill.
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use std::time::Instant;
 
-use crate::AppState;
+use askama::Template;
+use axum::{
+    Form, Json, Router,
+    extract::{MatchedPath, Path, Request, State},
+    http::{StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use common::{
+    audit,
+    metrics::{labels, write_gauge},
+    ops::{self, FailedJob, QueueStats, WorkerInfo},
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    admin::pages::Nav,
+    auth::{Operator, StaffPage, WatchOperations},
+    error::{ApiError, ApiResult},
+    pages,
+};
 
 /// Routes of this capability.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/ops/queues", get(queues_json))
+        .route("/api/v1/ops/jobs/{id}/retry", post(retry_job_json))
+        .route("/api/v1/ops/jobs/{id}/kill", post(kill_job_json))
+        .route("/api/v1/ops/jobs/retry-failed", post(retry_failed_json))
+        .route("/ops/queues", get(queues_page))
+        .route("/ops/jobs/{id}/retry", post(retry_job_form))
+        .route("/ops/jobs/{id}/kill", post(kill_job_form))
+        .route("/ops/jobs/retry-failed", post(retry_failed_form))
 }
 
 async fn healthz() -> &'static str {
@@ -21,4 +54,273 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready"),
     }
+}
+
+/// Counts every request by route template and status, with its latency (middleware).
+pub async fn record_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let m = &state.metrics;
+    m.inc(
+        "azione_http_requests_total",
+        "HTTP requests by method, route template and status.",
+        &[("method", &method), ("route", &route), ("status", &status)],
+    );
+    m.observe(
+        "azione_http_request_duration_seconds",
+        "HTTP request latency by method and route template.",
+        &[("method", &method), ("route", &route)],
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Everything operators need to judge the queue.
+#[derive(Serialize)]
+struct QueueReport {
+    queues: Vec<QueueStats>,
+    workers: Vec<WorkerInfo>,
+    failed_jobs: Vec<FailedJob>,
+    /// Human-readable warnings: no live worker, a queue waiting too long.
+    alerts: Vec<String>,
+}
+
+async fn report(state: &AppState) -> ApiResult<QueueReport> {
+    let mut conn = state.db.acquire().await?;
+    let jobs = &state.config.jobs;
+    let queues = ops::queue_stats(&mut conn).await?;
+    let workers = ops::list_workers(&mut conn, jobs.heartbeat_interval * 3).await?;
+    let failed_jobs = ops::list_failed_jobs(&mut conn, 200).await?;
+    let mut alerts = Vec::new();
+    for q in &queues {
+        if !workers.iter().any(|w| w.live && w.queue == q.queue) {
+            alerts.push(format!("No live worker for {}.", q.queue));
+        }
+        if q.oldest_waiting_seconds
+            .is_some_and(|s| s > jobs.alert_oldest_waiting.as_secs_f64())
+        {
+            alerts.push(format!(
+                "The oldest waiting job of {} is older than {} s.",
+                q.queue,
+                jobs.alert_oldest_waiting.as_secs()
+            ));
+        }
+    }
+    Ok(QueueReport {
+        queues,
+        workers,
+        failed_jobs,
+        alerts,
+    })
+}
+
+async fn queues_json(_: Operator, State(state): State<AppState>) -> ApiResult<Json<QueueReport>> {
+    Ok(Json(report(&state).await?))
+}
+
+/// What an operator may do to a job.
+#[derive(Clone, Copy)]
+enum JobAction {
+    Retry,
+    Kill,
+}
+
+async fn act_on_job(state: &AppState, actor: &str, id: &str, action: JobAction) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    let (done, name) = match action {
+        JobAction::Retry => (ops::retry_job(&mut tx, id).await?, "job.retry"),
+        JobAction::Kill => (ops::kill_job(&mut tx, id).await?, "job.kill"),
+    };
+    if !done {
+        return Err(ApiError::NotFound {
+            code: "not_found",
+            message: "no such job in a state that allows this",
+        });
+    }
+    audit::record(&mut tx, actor, name, None, json!({ "job_id": id })).await?;
+    tx.commit().await?;
+    tracing::info!(job.id = id, action = name, "operator action");
+    Ok(())
+}
+
+async fn retry_all(state: &AppState, actor: &str) -> ApiResult<u64> {
+    let mut tx = state.db.begin().await?;
+    let count = ops::retry_all_failed(&mut tx).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "job.retry_all_failed",
+        None,
+        json!({ "count": count }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+async fn retry_job_json(
+    op: Operator,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    act_on_job(&state, &op.principal.actor.label(), &id, JobAction::Retry).await?;
+    Ok(Json(json!({ "id": id, "status": "Pending" })))
+}
+
+async fn kill_job_json(
+    op: Operator,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    act_on_job(&state, &op.principal.actor.label(), &id, JobAction::Kill).await?;
+    Ok(Json(json!({ "id": id, "status": "Killed" })))
+}
+
+async fn retry_failed_json(op: Operator, State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let count = retry_all(&state, &op.principal.actor.label()).await?;
+    Ok(Json(json!({ "retried": count })))
+}
+
+#[derive(Template)]
+#[template(path = "ops/queues.html")]
+struct QueuesPage {
+    nav: Nav,
+    report: QueueReport,
+}
+
+async fn queues_page(staff: StaffPage<WatchOperations>, State(state): State<AppState>) -> Response {
+    match report(&state).await {
+        Ok(report) => pages::render(
+            StatusCode::OK,
+            &QueuesPage {
+                nav: Nav::from(&staff),
+                report,
+            },
+        ),
+        Err(e) => pages::error_page(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn job_form(
+    staff: StaffPage<WatchOperations>,
+    state: AppState,
+    form: CsrfForm,
+    id: &str,
+    action: JobAction,
+) -> Response {
+    if !staff.csrf_ok(&state, &form.csrf_token) {
+        return pages::error_page(ApiError::Forbidden);
+    }
+    match act_on_job(&state, &staff.principal.actor.label(), id, action).await {
+        Ok(()) => Redirect::to("/ops/queues").into_response(),
+        Err(e) => pages::error_page(e),
+    }
+}
+
+async fn retry_job_form(
+    staff: StaffPage<WatchOperations>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    job_form(staff, state, form, &id, JobAction::Retry).await
+}
+
+async fn kill_job_form(
+    staff: StaffPage<WatchOperations>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    job_form(staff, state, form, &id, JobAction::Kill).await
+}
+
+async fn retry_failed_form(
+    staff: StaffPage<WatchOperations>,
+    State(state): State<AppState>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !staff.csrf_ok(&state, &form.csrf_token) {
+        return pages::error_page(ApiError::Forbidden);
+    }
+    match retry_all(&state, &staff.principal.actor.label()).await {
+        Ok(_) => Redirect::to("/ops/queues").into_response(),
+        Err(e) => pages::error_page(e),
+    }
+}
+
+/// `/metrics`: this process's counters and histograms, plus the queue's state from the database.
+async fn metrics(_: Operator, State(state): State<AppState>) -> ApiResult<Response> {
+    let report = report(&state).await?;
+    let mut text = state.metrics.render();
+    let mut depth = Vec::new();
+    let mut oldest = Vec::new();
+    let mut live = Vec::new();
+    for q in &report.queues {
+        for (status, n) in &q.counts {
+            depth.push((
+                labels(&[("queue", &q.queue), ("status", status)]),
+                *n as f64,
+            ));
+        }
+        oldest.push((
+            labels(&[("queue", &q.queue)]),
+            q.oldest_waiting_seconds.unwrap_or(0.0),
+        ));
+        let workers = report
+            .workers
+            .iter()
+            .filter(|w| w.live && w.queue == q.queue)
+            .count();
+        live.push((labels(&[("queue", &q.queue)]), workers as f64));
+    }
+    write_gauge(
+        &mut text,
+        "azione_queue_jobs",
+        "Jobs by queue and status.",
+        &depth,
+    );
+    write_gauge(
+        &mut text,
+        "azione_queue_oldest_waiting_seconds",
+        "Age of the oldest job waiting to run.",
+        &oldest,
+    );
+    write_gauge(
+        &mut text,
+        "azione_workers_live",
+        "Workers with a recent heartbeat, by queue.",
+        &live,
+    );
+    write_gauge(
+        &mut text,
+        "azione_queue_alerts",
+        "Open queue alerts (no live worker, waiting too long).",
+        &[(String::new(), report.alerts.len() as f64)],
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }

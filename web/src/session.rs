@@ -148,7 +148,7 @@ async fn log_in(
     if let Err(e) = state.login_throttle.check(&form.email) {
         return pages::error_page(e);
     }
-    let outcome: Result<Option<String>, ApiError> = async {
+    let outcome: Result<Option<(String, common::auth::Role)>, ApiError> = async {
         let mut conn = state.db.acquire().await?;
         let Some(staff) = auth::find_staff_for_login(&mut conn, form.email.trim()).await? else {
             // Spend the same time as a wrong password, so unknown accounts cannot be told apart.
@@ -165,13 +165,18 @@ async fn log_in(
         let session =
             auth::create_session(&mut conn, staff.id, state.config.http.session_lifetime).await?;
         tracing::info!(staff.id = %staff.id, "staff logged in");
-        Ok(Some(session.expose().to_owned()))
+        Ok(Some((session.expose().to_owned(), staff.role)))
     }
     .await;
     match outcome {
-        Ok(Some(session)) => {
+        Ok(Some((session, role))) => {
             state.login_throttle.forget(&form.email);
-            let mut response = Redirect::to(&next).into_response();
+            let to = if next == "/admin" {
+                crate::admin::pages::landing_for(role)
+            } else {
+                &next
+            };
+            let mut response = Redirect::to(to).into_response();
             let max_age = state.config.http.session_lifetime.as_secs();
             response
                 .headers_mut()

@@ -2,20 +2,24 @@
 //! small, carry ids only, and are idempotent: each re-checks state before acting and records
 //! that it acted. Several worker processes may run at once.
 
+pub mod health;
+pub mod housekeeping;
 pub mod jobs;
 pub mod mailer;
 pub mod qr;
 
 use std::{sync::Arc, time::Duration};
 
+use anyhow::Context;
 use apalis::layers::retry::{
     HasherRng, RetryPolicy,
     backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff},
 };
 use apalis::prelude::*;
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
-use common::{config::Config, jobs::Job};
+use common::{config::Config, jobs::Job, metrics::Metrics};
 use sqlx::PgPool;
+use tokio::{net::TcpListener, sync::watch};
 
 pub use mailer::Mailer;
 
@@ -25,6 +29,39 @@ pub struct JobContext {
     pub db: PgPool,
     pub mailer: Mailer,
     pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl JobContext {
+    /// Builds the context from the configuration; fails if the mail settings are missing.
+    pub fn new(config: Config, db: PgPool) -> anyhow::Result<JobContext> {
+        let metrics = Arc::new(Metrics::default());
+        let mailer = Mailer::new(config.require_mail()?, metrics.clone())?;
+        Ok(JobContext {
+            db,
+            mailer,
+            config: Arc::new(config),
+            metrics,
+        })
+    }
+
+    /// Records a job's outcome and turns it into what apalis expects.
+    pub fn finish(&self, queue: &str, result: Result<(), JobError>) -> Result<(), BoxDynError> {
+        let outcome = match &result {
+            Ok(()) => "ok",
+            Err(JobError::Retryable(_)) => "retryable_error",
+            Err(JobError::Permanent(_)) => "permanent_error",
+        };
+        if let Err(e) = &result {
+            tracing::warn!(job.queue = queue, error = %e, "job attempt failed");
+        }
+        self.metrics.inc(
+            "azione_jobs_total",
+            "Job attempts by queue and outcome.",
+            &[("queue", queue), ("outcome", outcome)],
+        );
+        result.map_err(JobError::into_apalis)
+    }
 }
 
 /// How a job failed: worth another attempt, or not.
@@ -54,23 +91,41 @@ impl JobError {
     }
 }
 
-/// Runs every worker until `shutdown` resolves; in-flight jobs get `shutdown_timeout` to finish.
+/// Runs the workers, the housekeeping schedule and the health listener on `WORKER_BIND_ADDR`
+/// until `shutdown` resolves; in-flight jobs then get 30 seconds to finish.
 pub async fn run(
     config: Config,
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mailer = Mailer::new(config.require_mail()?)?;
-    let ctx = JobContext {
-        db: pool,
-        mailer,
-        config: Arc::new(config),
+    let addr = config.jobs.worker_bind_addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind WORKER_BIND_ADDR {addr}"))?;
+    run_on(JobContext::new(config, pool)?, listener, shutdown).await
+}
+
+/// [`run`] with a context and listener made by the caller (tests keep the metrics handle).
+pub async fn run_on(
+    ctx: JobContext,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
     };
+    tokio::spawn(health::serve(listener, ctx.clone(), until(stopped.clone())));
+    tokio::spawn(housekeeping::run(ctx.clone(), until(stopped.clone())));
     let monitor = register_jobs(Monitor::new(), &ctx);
     monitor
         .shutdown_timeout(Duration::from_secs(30))
         .run_with_signal(async move {
-            shutdown.await;
+            until(stopped).await;
             Ok(())
         })
         .await?;

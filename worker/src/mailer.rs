@@ -2,10 +2,10 @@
 //! failure is classified: a 5xx reply for this message is permanent, everything else (refused
 //! connection, timeout, 4xx) is worth retrying.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use common::config::MailConfig;
+use common::{config::MailConfig, metrics::Metrics};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
@@ -20,10 +20,13 @@ pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// An e-mail to send: both a text and an HTML body, and optionally an inline PNG.
 pub struct Email {
+    /// `confirmation` or `ticket`, for metrics.
+    pub purpose: &'static str,
     pub to: String,
     pub subject: String,
     /// Stable per reservation and purpose, so a retried send can be recognised.
@@ -42,7 +45,7 @@ pub struct InlinePng {
 
 impl Mailer {
     /// Builds the transport from `SMTP_URL` (no connection is made yet).
-    pub fn new(config: &MailConfig) -> anyhow::Result<Mailer> {
+    pub fn new(config: &MailConfig, metrics: Arc<Metrics>) -> anyhow::Result<Mailer> {
         let transport =
             AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.expose_secret())
                 .context("SMTP_URL is not a valid SMTP URL")?
@@ -56,6 +59,7 @@ impl Mailer {
             transport,
             from,
             timeout: config.send_timeout,
+            metrics,
         })
     }
 
@@ -95,6 +99,7 @@ impl Mailer {
             .message_id(Some(email.message_id))
             .multipart(body)
             .map_err(|e| JobError::Permanent(anyhow::anyhow!("build e-mail: {e}")))?;
+        let purpose = email.purpose;
         let started = std::time::Instant::now();
         let sent = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
         let outcome = match sent {
@@ -113,11 +118,29 @@ impl Mailer {
                 smtp_failure_kind(&e)
             ))),
         };
+        let elapsed = started.elapsed();
         tracing::info!(
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms = elapsed.as_millis() as u64,
             ok = outcome.is_ok(),
             "smtp send finished"
         );
+        self.metrics.observe(
+            "azione_email_send_duration_seconds",
+            "Time for one SMTP send, by e-mail purpose.",
+            &[("purpose", purpose)],
+            elapsed.as_secs_f64(),
+        );
+        if let Err(e) = &outcome {
+            let kind = match e {
+                JobError::Retryable(_) => "transient",
+                JobError::Permanent(_) => "permanent",
+            };
+            self.metrics.inc(
+                "azione_email_send_failures_total",
+                "Failed SMTP sends by purpose and kind.",
+                &[("purpose", purpose), ("kind", kind)],
+            );
+        }
         outcome
     }
 }

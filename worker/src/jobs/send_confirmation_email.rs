@@ -52,9 +52,8 @@ struct HtmlBody<'a> {
 /// The worker's entry point for this queue.
 #[tracing::instrument(skip_all, fields(reservation.id = %job.reservation_id))]
 pub async fn run(job: SendConfirmationEmail, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
-    send(&ctx, job.reservation_id)
-        .await
-        .map_err(JobError::into_apalis)
+    let result = send(&ctx, job.reservation_id).await;
+    ctx.finish(common::jobs::CONFIRMATION_QUEUE, result)
 }
 
 async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
@@ -112,6 +111,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
         valid_for,
     };
     let email = Email {
+        purpose: "confirmation",
         to,
         subject: format!("Please confirm your booking: {}", r.title),
         message_id: message_id("confirm", reservation_id, &ctx.config.public_base_url),

@@ -45,9 +45,8 @@ struct HtmlBody<'a> {
 /// The worker's entry point for this queue.
 #[tracing::instrument(skip_all, fields(reservation.id = %job.reservation_id))]
 pub async fn run(job: SendTicket, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
-    send(&ctx, job.reservation_id)
-        .await
-        .map_err(JobError::into_apalis)
+    let result = send(&ctx, job.reservation_id).await;
+    ctx.finish(common::jobs::TICKET_QUEUE, result)
 }
 
 async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
@@ -92,6 +91,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
         qr_content_id: QR_CONTENT_ID,
     };
     let email = Email {
+        purpose: "ticket",
         to,
         subject: format!("Your ticket: {}", r.title),
         message_id: message_id("ticket", reservation_id, base),
