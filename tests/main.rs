@@ -8,4 +8,5 @@ mod catalogue;
 mod checkin;
 mod cli;
 mod confirmation;
+mod staff;
 mod tickets;

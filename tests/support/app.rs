@@ -66,6 +66,15 @@ impl TestApp {
 
     /// Web and worker with a configuration adjusted by the test.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::start(adjust, true).await
+    }
+
+    /// The web server only: jobs wait in the queue until a worker the test starts takes them.
+    pub async fn spawn_web_only(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::start(adjust, false).await
+    }
+
+    async fn start(adjust: impl FnOnce(&mut Config), with_worker: bool) -> TestApp {
         let database = TestDatabase::create().await;
         let smtp = SmtpServer::start().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind web");
@@ -89,15 +98,15 @@ impl TestApp {
         let worker_metrics = jobs.metrics.clone();
         let worker_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind worker");
         let worker_addr = worker_listener.local_addr().expect("worker address");
-        tokio::spawn({
+        if with_worker {
             let stopped = stopped.clone();
-            async move {
+            tokio::spawn(async move {
                 if let Err(e) = worker::run_on(jobs, worker_listener, until_stopped(stopped)).await
                 {
                     eprintln!("worker stopped with an error: {e:#}");
                 }
-            }
-        });
+            });
+        }
         let mut conn = database.pool.acquire().await.expect("connection");
         let (_, key) = common::auth::create_api_key(&mut conn, Role::Admin, "tests")
             .await
