@@ -56,7 +56,14 @@ async fn a_valid_booking_is_accepted_as_pending_with_its_email_job_in_the_same_t
     assert_eq!(payloads.len(), 1);
     let payload: Value = serde_json::from_slice(&payloads[0]).unwrap();
     let keys: Vec<&String> = payload.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["reservation_id"], "job payloads hold ids only");
+    assert_eq!(
+        keys,
+        ["request_id", "reservation_id"],
+        "job payloads hold ids only"
+    );
+    for id in payload.as_object().unwrap().values() {
+        uuid::Uuid::parse_str(id.as_str().unwrap()).expect("an id");
+    }
     assert_eq!(
         app.seats_available(id).await,
         50,

@@ -8,5 +8,6 @@ mod catalogue;
 mod checkin;
 mod cli;
 mod confirmation;
+mod ops;
 mod staff;
 mod tickets;

@@ -162,6 +162,7 @@ pub async fn create_reservation(
     new: &NewReservation,
     limits: EmailLimits,
     max_attempts: usize,
+    request_id: Option<Uuid>,
 ) -> Result<Uuid, BookingError> {
     let performance = catalogue::find_performance(conn, performance_id)
         .await?
@@ -195,7 +196,10 @@ pub async fn create_reservation(
     .await?;
     jobs::enqueue(
         conn,
-        &SendConfirmationEmail { reservation_id: id },
+        &SendConfirmationEmail {
+            reservation_id: id,
+            request_id,
+        },
         max_attempts,
     )
     .await?;

@@ -40,6 +40,7 @@ pub async fn confirm_reservation(
     conn: &mut PgConnection,
     presented: &str,
     ticket_job_attempts: usize,
+    request_id: Option<Uuid>,
 ) -> Result<Confirmed, ConfirmationError> {
     let hash = TokenHash::parse(presented).ok_or(ConfirmationError::InvalidToken)?;
     let token = token::find_token(conn, hash, TokenPurpose::Confirm)
@@ -90,6 +91,7 @@ pub async fn confirm_reservation(
         conn,
         &SendTicket {
             reservation_id: token.reservation_id,
+            request_id,
         },
         ticket_job_attempts,
     )

@@ -22,12 +22,18 @@ pub const DEFAULT_MAX_ATTEMPTS: usize = 25;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SendConfirmationEmail {
     pub reservation_id: Uuid,
+    /// The booking request's id, so the job's log lines can be tied to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
 }
 
 /// E-mail the visitor their QR ticket and cancel link after confirmation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SendTicket {
     pub reservation_id: Uuid,
+    /// The confirming request's id, for the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
 }
 
 /// A payload type and the queue it travels on.

@@ -218,7 +218,10 @@ pub async fn resend_ticket(
     mark_ticket_unsent(conn, reservation_id).await?;
     crate::jobs::enqueue_again(
         conn,
-        &crate::jobs::SendTicket { reservation_id },
+        &crate::jobs::SendTicket {
+            reservation_id,
+            request_id: None,
+        },
         max_attempts,
     )
     .await?;

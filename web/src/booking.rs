@@ -22,7 +22,7 @@ use crate::{
     AppState,
     catalogue::{self, PerformancePage, PerformanceView},
     error::{ApiError, ApiResult},
-    extract::{Fields, JsonObject},
+    extract::{Fields, JsonObject, RequestId},
     pages::{self, MessagePage},
     rate_limit::{Booking, Throttle},
 };
@@ -41,6 +41,7 @@ const FIELDS: [&str; 5] = ["name", "email", "phone", "notes", "party_size"];
 
 async fn create_reservation(
     _: Throttle<Booking>,
+    request_id: RequestId,
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: JsonObject,
@@ -65,7 +66,7 @@ async fn create_reservation(
         }
     };
     let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
-    book(&state, performance_id, &new).await?;
+    book(&state, performance_id, &new, request_id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
 }
 
@@ -74,6 +75,7 @@ async fn book(
     state: &AppState,
     performance_id: Uuid,
     new: &NewReservation,
+    RequestId(request_id): RequestId,
 ) -> Result<Uuid, BookingError> {
     let limits = &state.config.booking;
     let email_limits = if limits.rate_limit_per_minute == 0 {
@@ -95,6 +97,7 @@ async fn book(
             new,
             email_limits,
             state.config.jobs.max_attempts,
+            request_id,
         )
         .await?;
         tx.commit().await?;
@@ -166,6 +169,7 @@ impl BookingForm {
 
 async fn submit_booking_form(
     throttle: Result<Throttle<Booking>, ApiError>,
+    request_id: RequestId,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Form(mut form): Form<BookingForm>,
@@ -179,7 +183,7 @@ async fn submit_booking_form(
     };
     let parsed = form.input().and_then(NewReservation::parse);
     let outcome = match parsed {
-        Ok(new) => book(&state, performance.id, &new)
+        Ok(new) => book(&state, performance.id, &new, request_id)
             .await
             .map_err(ApiError::from),
         Err(fields) => Err(ApiError::Validation { fields }),

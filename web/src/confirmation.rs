@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{Fields, JsonObject},
+    extract::{Fields, JsonObject, RequestId},
     pages::{self, MessagePage},
     rate_limit::{Confirm, Throttle},
 };
@@ -43,19 +43,29 @@ pub fn token_field(body: JsonObject) -> ApiResult<String> {
 
 async fn confirm_reservation(
     _: Throttle<Confirm>,
+    request_id: RequestId,
     State(state): State<AppState>,
     body: JsonObject,
 ) -> ApiResult<Json<Value>> {
     let token = token_field(body)?;
-    confirm(&state, &token).await?;
+    confirm(&state, &token, request_id).await?;
     Ok(Json(json!({ "status": "confirmed" })))
 }
 
-async fn confirm(state: &AppState, token: &str) -> ApiResult<Confirmed> {
+async fn confirm(
+    state: &AppState,
+    token: &str,
+    RequestId(request_id): RequestId,
+) -> ApiResult<Confirmed> {
     let result: ApiResult<Confirmed> = async {
         let mut tx = state.db.begin().await?;
-        let outcome =
-            confirmation::confirm_reservation(&mut tx, token, state.config.jobs.max_attempts).await;
+        let outcome = confirmation::confirm_reservation(
+            &mut tx,
+            token,
+            state.config.jobs.max_attempts,
+            request_id,
+        )
+        .await;
         match outcome {
             Ok(confirmed) => {
                 tx.commit().await?;
@@ -117,11 +127,12 @@ async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
 
 async fn submit_confirm_form(
     throttle: Result<Throttle<Confirm>, ApiError>,
+    request_id: RequestId,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
 ) -> Response {
     let outcome = match throttle {
-        Ok(_) => confirm(&state, &form.token).await,
+        Ok(_) => confirm(&state, &form.token, request_id).await,
         Err(e) => Err(e),
     };
     match outcome {

@@ -155,6 +155,24 @@ impl Fields {
     }
 }
 
+/// The id the request-id layer gave this request (`x-request-id`), passed on to the jobs it queues.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestId(pub Option<uuid::Uuid>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestId(
+            parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| uuid::Uuid::parse_str(v).ok()),
+        ))
+    }
+}
+
 /// The address of the client: the peer, or, when the peer is a trusted proxy, the last
 /// untrusted address in `X-Forwarded-For`.
 #[derive(Debug, Clone, Copy)]

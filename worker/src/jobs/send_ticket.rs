@@ -43,7 +43,10 @@ struct HtmlBody<'a> {
 }
 
 /// The worker's entry point for this queue.
-#[tracing::instrument(skip_all, fields(reservation.id = %job.reservation_id))]
+#[tracing::instrument(skip_all, fields(
+    reservation.id = %job.reservation_id,
+    request_id = %job.request_id.map(|id| id.to_string()).unwrap_or_default(),
+))]
 pub async fn run(job: SendTicket, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let result = send(&ctx, job.reservation_id).await;
     ctx.finish(common::jobs::TICKET_QUEUE, result)
