@@ -211,7 +211,7 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         .unwrap();
     let performance: Value = client.post(url("/api/v1/admin/performances")).bearer_auth(&key)
         .json(&json!({ "title": "Il servitore", "room_id": room["id"], "booking_status": "open",
-                       "starts_at": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339() }))
+                       "starts_at": (chrono::Utc::now() + chrono::Duration::minutes(30)).to_rfc3339() }))
         .send().await.unwrap().json().await.unwrap();
     let booking = json!({ "name": "Truffaldino Battocchio", "email": "truffaldino@example.org",
                           "phone": "+39 333 9876543", "notes": "allergic to cats", "party_size": 2 });
@@ -262,6 +262,93 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         .unwrap();
     assert_eq!(bad.status(), 404);
 
+    // The ticket e-mail, then door staff log in and check it in with their session.
+    while smtp.messages_to("truffaldino@example.org").len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ticket e-mail from the worker process"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ticket_mail = smtp.messages_to("truffaldino@example.org").remove(1);
+    let ticket = ticket_mail.token_after("/t/").unwrap();
+    let cancel = ticket_mail
+        .token_after("/reservations/cancel?token=")
+        .unwrap();
+    let password = "door password 123";
+    let mut staff_env = env.clone();
+    staff_env.push(("AZIONE_STAFF_PASSWORD", password.to_owned()));
+    let created = process::run(
+        "azione-web",
+        &[
+            "create-staff",
+            "--email",
+            "usher@example.org",
+            "--role",
+            "door",
+        ],
+        &as_refs(&staff_env),
+    );
+    assert!(created.status.success());
+    let login = tests::TestApp::browserless_client()
+        .post(url("/admin/login"))
+        .form(&[
+            ("email", "usher@example.org"),
+            ("password", password),
+            ("next", "/checkin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let session = cookie.trim_start_matches("azione_session=").to_owned();
+    let door_page = client
+        .get(url("/checkin"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = tests::app::csrf_in(&door_page);
+    let checked_in = client
+        .post(url("/api/v1/checkin"))
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .json(
+            &json!({ "token": format!("https://tickets.example.org/t/{ticket}"), "nonce": "n-1" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checked_in.status(), 200);
+    let ticket_page = client
+        .get(url(&format!("/t/{ticket}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ticket_page.status(), 200);
+    let late_cancel = client
+        .post(url("/api/v1/reservations/cancel"))
+        .json(&json!({ "token": cancel }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late_cancel.status(), 409);
+    let cancel_page = client
+        .get(url(&format!("/reservations/cancel?token={cancel}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel_page.status(), 200);
+
     let (web_status, web_log) = web.terminate(Duration::from_secs(10));
     let (worker_status, worker_log) = worker.terminate(Duration::from_secs(40));
 
@@ -281,11 +368,17 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
     );
     for secret in [
         token.as_str(),
+        &ticket,
+        &cancel,
         &key,
         "truffaldino@example.org",
         "Truffaldino",
         "333 9876543",
         "allergic",
+        "usher@example.org",
+        password,
+        &session,
+        &csrf,
         SECRET,
     ] {
         assert!(!web_log.contains(secret), "web log contains {secret:?}");
