@@ -70,6 +70,20 @@ impl Running {
         Running { child }
     }
 
+    /// Any program with exactly `vars` as its environment, output discarded.
+    pub fn spawn_path_env(path: &str, args: &[&str], vars: &[(&str, &str)]) -> Running {
+        let child = Command::new(path)
+            .args(args)
+            .env_clear()
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {path}: {e}"));
+        Running { child }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

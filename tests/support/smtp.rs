@@ -33,6 +33,8 @@ pub struct ReceivedMail {
     pub to: Vec<String>,
     /// The DATA section with dot-stuffing removed.
     pub data: String,
+    /// When the server accepted it (for delivery latency).
+    pub received_at: std::time::SystemTime,
 }
 
 impl ReceivedMail {
@@ -189,6 +191,16 @@ impl SmtpServer {
             .collect()
     }
 
+    /// How many messages were accepted, without copying them.
+    pub fn message_count(&self) -> usize {
+        self.shared.lock().unwrap().messages.len()
+    }
+
+    /// Forgets the messages received so far (a benchmark between phases).
+    pub fn clear(&self) {
+        self.shared.lock().unwrap().messages.clear();
+    }
+
     /// How many connections were made, accepted or not.
     pub fn connection_count(&self) -> usize {
         self.shared.lock().unwrap().connections
@@ -253,6 +265,7 @@ async fn handle(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
                 from: from.clone(),
                 to: std::mem::take(&mut to),
                 data,
+                received_at: std::time::SystemTime::now(),
             });
             b"250 queued\r\n"
         } else if upper == "QUIT" {
