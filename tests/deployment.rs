@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use common::auth::Role;
 use serde_json::{Value as Json, json};
 use serde_yaml_ng::Value;
 use tests::{PerformanceSpec, TestApp, process};
@@ -832,9 +833,22 @@ async fn nginx_redirects_to_https_adds_the_security_headers_and_keeps_secrets_ou
     assert_eq!(booked.json(), json!({ "status": "pending" }));
     let request_id = booked.header("x-request-id").expect("the app's request id");
 
-    // /metrics is refused by nginx itself, however it is spelled.
+    // /metrics is refused by nginx itself, however it is spelled and whoever asks; the app
+    // itself serves it to an operator key.
+    let operator_key = app.api_key(Role::Operator).await;
+    let operator = format!("Bearer {operator_key}");
+    let direct = app
+        .client
+        .get(app.url("/metrics"))
+        .header("Authorization", &operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 200);
     for path in ["/metrics", "/metrics/", "/metrics?name=x", "/%6detrics"] {
-        let metrics = nginx.https(client, "GET", path, &[], None).await;
+        let metrics = nginx
+            .https(client, "GET", path, &[("Authorization", &operator)], None)
+            .await;
         assert_eq!(metrics.status, 404, "{path}");
         assert!(!metrics.answered_by_app(), "{path} reached the app");
         assert!(metrics.header("strict-transport-security").is_some());
@@ -898,6 +912,7 @@ async fn nginx_redirects_to_https_adds_the_security_headers_and_keeps_secrets_ou
         "{log}"
     );
     for secret in [
+        operator_key.as_str(),
         "PLAINHTTPTOKENVALUE",
         "SOMESECRETTOKENVALUE",
         "SECRETBEARERVALUE",
@@ -921,6 +936,7 @@ async fn nginx_redirects_to_https_adds_the_security_headers_and_keeps_secrets_ou
 
     // The compose healthchecks work against the real servers.
     assert!(run_healthcheck("web", 8000, app.addr.port()));
+    assert!(run_healthcheck("worker", 8001, app.worker_addr.port()));
     assert!(run_healthcheck("nginx", 80, nginx.http.port()));
     assert!(!run_healthcheck("web", 8000, process::free_port().port()));
 }
