@@ -8,6 +8,7 @@ mod catalogue;
 mod checkin;
 mod cli;
 mod confirmation;
+mod deployment;
 mod ops;
 mod staff;
 mod tickets;
