@@ -10,13 +10,15 @@ use uuid::Uuid;
 use crate::catalogue;
 use crate::token::{self, RawToken, TokenHash, TokenPurpose};
 
-/// What the ticket e-mail needs to know.
+/// What the confirmation and ticket e-mails need to know of a reservation.
 #[derive(Debug, Clone, FromRow)]
-pub struct TicketRecipient {
+pub struct Recipient {
+    /// `None` once personal data has been erased.
     pub email: Option<String>,
     pub name: Option<String>,
     pub party_size: i32,
     pub status: String,
+    pub confirmation_sent: bool,
     pub ticket_sent: bool,
     pub title: String,
     pub starts_at: DateTime<Utc>,
@@ -25,13 +27,15 @@ pub struct TicketRecipient {
     pub checkin_closes_at: DateTime<Utc>,
 }
 
-/// Loads what the ticket e-mail of a reservation shows.
-pub async fn find_ticket_recipient(
+/// Loads what the e-mails about a reservation show.
+pub async fn find_recipient(
     conn: &mut PgConnection,
     reservation_id: Uuid,
-) -> Result<Option<TicketRecipient>, sqlx::Error> {
+) -> Result<Option<Recipient>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.email, r.name, r.party_size, r.status, r.ticket_sent_at IS NOT NULL AS ticket_sent,
+        "SELECT r.email, r.name, r.party_size, r.status,
+                r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
+                r.ticket_sent_at IS NOT NULL AS ticket_sent,
                 s.title, p.starts_at, rm.name AS room,
                 p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at
            FROM reservations r
@@ -62,6 +66,18 @@ pub async fn issue_ticket_tokens(
     let ticket = token::insert_token(conn, reservation_id, TokenPurpose::Ticket, Some(ttl)).await?;
     let cancel = token::insert_token(conn, reservation_id, TokenPurpose::Cancel, None).await?;
     Ok((ticket, cancel))
+}
+
+/// Records that the confirmation e-mail went out.
+pub async fn mark_confirmation_sent(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE reservations SET confirmation_sent_at = now() WHERE id = $1")
+        .bind(reservation_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Records that the ticket e-mail went out.

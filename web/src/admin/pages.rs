@@ -608,16 +608,13 @@ async fn resend_ticket(
     }
     let result: ApiResult<Uuid> = async {
         let id = api::parse_id(&id)?;
-        let mut tx = state.db.begin().await?;
-        let performance_id: Uuid =
-            sqlx::query_scalar("SELECT performance_id FROM reservations WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(ApiError::not_found)?;
-        tx.rollback().await?;
+        let mut conn = state.db.acquire().await?;
+        let reservation = booking::find_reservation(&mut conn, id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        drop(conn);
         api::resend_ticket_for(&state, &staff.principal.actor.label(), id).await?;
-        Ok(performance_id)
+        Ok(reservation.performance_id)
     }
     .await;
     match result {

@@ -6,24 +6,12 @@ use apalis::prelude::{BoxDynError, Data};
 use askama::Template;
 use common::{
     jobs::SendConfirmationEmail,
+    tickets,
     token::{self, TokenPurpose},
 };
-use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::{JobContext, JobError, jobs::message_id, mailer::Email};
-
-#[derive(FromRow)]
-struct Recipient {
-    email: Option<String>,
-    name: Option<String>,
-    party_size: i32,
-    status: String,
-    confirmation_sent: bool,
-    title: String,
-    starts_at: chrono::DateTime<chrono::Utc>,
-    room: String,
-}
 
 #[derive(Template)]
 #[template(path = "confirmation.txt")]
@@ -61,19 +49,7 @@ pub async fn run(job: SendConfirmationEmail, ctx: Data<JobContext>) -> Result<()
 
 async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
-    let recipient: Option<Recipient> = sqlx::query_as(
-        "SELECT r.email, r.name, r.party_size, r.status,
-                r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
-                s.title, p.starts_at, rm.name AS room
-           FROM reservations r
-           JOIN performances p ON p.id = r.performance_id
-           JOIN shows s ON s.id = p.show_id
-           JOIN rooms rm ON rm.id = p.room_id
-          WHERE r.id = $1",
-    )
-    .bind(reservation_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
     let Some(r) = recipient else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
@@ -123,10 +99,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
         inline_png: None,
     };
     ctx.mailer.send(email).await?;
-    sqlx::query("UPDATE reservations SET confirmation_sent_at = now() WHERE id = $1")
-        .bind(reservation_id)
-        .execute(&mut *conn)
-        .await?;
+    tickets::mark_confirmation_sent(&mut conn, reservation_id).await?;
     tracing::info!("confirmation e-mail sent");
     Ok(())
 }

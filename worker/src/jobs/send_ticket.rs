@@ -54,7 +54,7 @@ pub async fn run(job: SendTicket, ctx: Data<JobContext>) -> Result<(), BoxDynErr
 
 async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
-    let Some(r) = tickets::find_ticket_recipient(&mut conn, reservation_id).await? else {
+    let Some(r) = tickets::find_recipient(&mut conn, reservation_id).await? else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
     if r.ticket_sent || r.status != "confirmed" {
