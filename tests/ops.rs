@@ -245,8 +245,8 @@ async fn a_worker_killed_mid_job_hands_the_job_to_another_worker() {
     app.wait_for_mail("survivor@example.org", 1).await;
     let counts = app.wait_for_jobs().await;
     assert_eq!(counts.get("Done"), Some(&1), "{counts:?}");
-    let (status, _) = second.terminate(Duration::from_secs(40));
-    assert_eq!(status, Some(0));
+    let (status, log) = second.terminate(Duration::from_secs(40));
+    assert_eq!(status, Some(0), "the second worker stops cleanly:\n{log}");
 }
 
 fn counter(text: &str, line_start: &str) -> u64 {

@@ -96,7 +96,8 @@ pub async fn create_api_key(
     Ok((id, raw))
 }
 
-/// The live key with this secret, recording that it was used.
+/// The live key with this secret. Its last-used time is refreshed at most once a minute, so a
+/// busy scanner does not turn every check-in into a write on one hot row.
 pub async fn authenticate_api_key(
     conn: &mut PgConnection,
     presented: &str,
@@ -105,9 +106,12 @@ pub async fn authenticate_api_key(
         return Ok(None);
     };
     sqlx::query_as(
-        "UPDATE api_keys SET last_used_at = now()
-          WHERE key_hash = $1 AND revoked_at IS NULL
-          RETURNING id, label, role, created_at, last_used_at, revoked_at",
+        "WITH key AS (SELECT id, label, role, created_at, last_used_at, revoked_at
+                        FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
+              touched AS (UPDATE api_keys SET last_used_at = now()
+                           WHERE id IN (SELECT id FROM key
+                                         WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))
+         SELECT id, label, role, created_at, last_used_at, revoked_at FROM key",
     )
     .bind(hash.as_bytes())
     .fetch_optional(conn)

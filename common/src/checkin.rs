@@ -69,13 +69,9 @@ pub struct CheckinRequest<'a> {
 }
 
 #[derive(FromRow)]
-struct TicketRow {
+struct ReservationRow {
     reservation_id: Uuid,
     revoked: bool,
-}
-
-#[derive(FromRow)]
-struct ReservationRow {
     status: String,
     party_size: i32,
     checked_in_at: Option<DateTime<Utc>>,
@@ -93,38 +89,35 @@ pub async fn check_in(
     req: CheckinRequest<'_>,
 ) -> Result<CheckedIn, CheckinError> {
     let hash = TokenHash::parse(req.token).ok_or(CheckinError::UnknownTicket)?;
-    let ticket: TicketRow = sqlx::query_as(
-        "SELECT reservation_id, revoked_at IS NOT NULL AS revoked
-           FROM reservation_tokens WHERE token_hash = $1 AND purpose = 'ticket'",
+    // One statement finds the ticket and locks its reservation: concurrent scans of one
+    // ticket queue here, and each sees the one before it committed.
+    let r: ReservationRow = sqlx::query_as(
+        "SELECT t.reservation_id, t.revoked_at IS NOT NULL AS revoked,
+                r.status, r.party_size, r.checked_in_at, p.id AS performance_id, s.title, p.starts_at,
+                p.starts_at - make_interval(mins => p.checkin_opens_minutes_before) AS window_opens,
+                p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS window_closes,
+                now() AS now
+           FROM reservation_tokens t
+           JOIN reservations r ON r.id = t.reservation_id
+           JOIN performances p ON p.id = r.performance_id
+           JOIN shows s ON s.id = p.show_id
+          WHERE t.token_hash = $1 AND t.purpose = 'ticket'
+            FOR UPDATE OF r",
     )
     .bind(hash.as_bytes())
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(CheckinError::UnknownTicket)?;
-    let r: ReservationRow = sqlx::query_as(
-        "SELECT r.status, r.party_size, r.checked_in_at, p.id AS performance_id, s.title, p.starts_at,
-                p.starts_at - make_interval(mins => p.checkin_opens_minutes_before) AS window_opens,
-                p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS window_closes,
-                now() AS now
-           FROM reservations r
-           JOIN performances p ON p.id = r.performance_id
-           JOIN shows s ON s.id = p.show_id
-          WHERE r.id = $1
-            FOR UPDATE OF r",
-    )
-    .bind(ticket.reservation_id)
-    .fetch_one(&mut *conn)
-    .await?;
     // Under the lock: a retry of an attempt that already succeeded replays its answer.
     if let Some(nonce) = req.nonce
-        && let Some(saved) = find_nonce(conn, req.scanner, nonce, ticket.reservation_id).await?
+        && let Some(saved) = find_nonce(conn, req.scanner, nonce, r.reservation_id).await?
     {
         return Ok(saved);
     }
     if req.performance_id.is_some_and(|id| id != r.performance_id) {
         return Err(CheckinError::WrongPerformance);
     }
-    if ticket.revoked || r.status != "confirmed" {
+    if r.revoked || r.status != "confirmed" {
         return Err(CheckinError::NotValid);
     }
     if let Some(checked_in_at) = r.checked_in_at {
@@ -141,7 +134,7 @@ pub async fn check_in(
         "UPDATE reservations SET checked_in_at = now(), checked_in_by_staff = $2, checked_in_by_api_key = $3
           WHERE id = $1 RETURNING checked_in_at",
     )
-    .bind(ticket.reservation_id)
+    .bind(r.reservation_id)
     .bind(staff)
     .bind(key)
     .fetch_one(&mut *conn)
@@ -163,7 +156,7 @@ pub async fn check_in(
         )
         .bind(req.scanner.principal())
         .bind(nonce)
-        .bind(ticket.reservation_id)
+        .bind(r.reservation_id)
         .bind(serde_json::to_value(&outcome).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
         .execute(&mut *conn)
         .await?;

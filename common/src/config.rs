@@ -127,7 +127,7 @@ impl Config {
             },
             mail,
             jobs: JobsConfig {
-                concurrency: var_or("WORKER_CONCURRENCY", 4)?,
+                concurrency: var_or("WORKER_CONCURRENCY", 16)?,
                 max_attempts: var_or("JOB_MAX_ATTEMPTS", 10)?,
                 retry_min_delay: Duration::from_millis(var_or("JOB_RETRY_MIN_DELAY_MS", 2_000)?),
                 retry_max_delay: Duration::from_millis(var_or("JOB_RETRY_MAX_DELAY_MS", 300_000)?),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::catalogue::{self, BookingStatus};
 use crate::jobs::{self, SendTicket};
-use crate::token::{self, TokenHash, TokenPurpose};
+use crate::token::{self, TokenHash};
 
 /// Why a confirmation did not happen; each variant is one of the contract's answers.
 #[derive(Debug, thiserror::Error)]
@@ -43,50 +43,63 @@ pub async fn confirm_reservation(
     request_id: Option<Uuid>,
 ) -> Result<Confirmed, ConfirmationError> {
     let hash = TokenHash::parse(presented).ok_or(ConfirmationError::InvalidToken)?;
-    let token = token::find_token(conn, hash, TokenPurpose::Confirm)
-        .await?
+    // Before the lock: the token and what cannot change (party size, performance). The
+    // status read here is only a shortcut; it is decided again under the lock.
+    let token: Option<PresentedToken> = sqlx::query_as(
+        "SELECT t.id, t.reservation_id, t.used_at IS NOT NULL AS used, t.revoked_at IS NOT NULL AS revoked,
+                COALESCE(t.expires_at <= now(), false) AS expired,
+                r.performance_id, r.party_size, r.status
+           FROM reservation_tokens t JOIN reservations r ON r.id = t.reservation_id
+          WHERE t.token_hash = $1 AND t.purpose = 'confirm'",
+    )
+    .bind(hash.as_bytes())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let token = token
         .filter(|t| !t.revoked)
         .ok_or(ConfirmationError::InvalidToken)?;
-    let performance_id: Uuid =
-        sqlx::query_scalar("SELECT performance_id FROM reservations WHERE id = $1")
-            .bind(token.reservation_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let performance = catalogue::lock_performance(conn, performance_id)
-        .await?
-        .ok_or(ConfirmationError::InvalidToken)?;
-    // Read the status only now, under the lock: a concurrent confirmation of the same
-    // reservation has either committed or not started.
-    let (status, party_size): (String, i32) =
-        sqlx::query_as("SELECT status, party_size FROM reservations WHERE id = $1")
-            .bind(token.reservation_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    match status.as_str() {
-        "confirmed" => {
-            token::mark_token_used(conn, token.id).await?;
-            return Ok(Confirmed::Already(token.reservation_id));
-        }
+    match token.status.as_str() {
+        "confirmed" => return already(conn, &token).await,
+        "pending" if token.expired => return Err(ConfirmationError::TokenExpired),
         "pending" => {}
         "expired" => return Err(ConfirmationError::TokenExpired),
         _ => return Err(ConfirmationError::InvalidToken),
     }
-    if token.expired {
-        return Err(ConfirmationError::TokenExpired);
-    }
+    // The lock and the recount are two statements on purpose: under READ COMMITTED a
+    // statement sees the data as of its start, so the count must be read by a statement that
+    // starts after the lock was granted, when every earlier confirmation has committed.
+    let performance = catalogue::lock_performance(conn, token.performance_id)
+        .await?
+        .ok_or(ConfirmationError::InvalidToken)?;
     if performance.booking_status(Utc::now()) == BookingStatus::Cancelled
         || performance.starts_at <= Utc::now()
     {
         return Err(ConfirmationError::BookingClosed);
     }
-    if i64::from(party_size) > performance.seats_available() {
+    if i64::from(token.party_size) > performance.seats_available() {
         return Err(ConfirmationError::InsufficientCapacity);
     }
-    sqlx::query("UPDATE reservations SET status = 'confirmed', confirmed_at = now() WHERE id = $1")
-        .bind(token.reservation_id)
-        .execute(&mut *conn)
-        .await?;
-    token::mark_token_used(conn, token.id).await?;
+    let confirmed: Option<Uuid> = sqlx::query_scalar(
+        "WITH spent AS (UPDATE reservation_tokens SET used_at = now() WHERE id = $2 AND used_at IS NULL)
+         UPDATE reservations SET status = 'confirmed', confirmed_at = now()
+          WHERE id = $1 AND status = 'pending' RETURNING id",
+    )
+    .bind(token.reservation_id)
+    .bind(token.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if confirmed.is_none() {
+        // Another request confirmed or cancelled it between our first read and the lock.
+        let status: String = sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1")
+            .bind(token.reservation_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        return match status.as_str() {
+            "confirmed" => already(conn, &token).await,
+            "expired" => Err(ConfirmationError::TokenExpired),
+            _ => Err(ConfirmationError::InvalidToken),
+        };
+    }
     jobs::enqueue(
         conn,
         &SendTicket {
@@ -97,4 +110,28 @@ pub async fn confirm_reservation(
     )
     .await?;
     Ok(Confirmed::Now(token.reservation_id))
+}
+
+/// A confirmation token with the parts of its reservation that confirmation needs.
+#[derive(sqlx::FromRow)]
+struct PresentedToken {
+    id: Uuid,
+    reservation_id: Uuid,
+    used: bool,
+    revoked: bool,
+    expired: bool,
+    performance_id: Uuid,
+    party_size: i32,
+    status: String,
+}
+
+/// The answer to a repeat: nothing changes but the token being marked as spent.
+async fn already(
+    conn: &mut PgConnection,
+    token: &PresentedToken,
+) -> Result<Confirmed, ConfirmationError> {
+    if !token.used {
+        token::mark_token_used(conn, token.id).await?;
+    }
+    Ok(Confirmed::Already(token.reservation_id))
 }

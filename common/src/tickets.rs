@@ -49,22 +49,27 @@ pub async fn find_recipient(
     .await
 }
 
-/// Fresh ticket and cancel tokens; any earlier ones of this reservation are revoked, so a
-/// retried job or a re-sent ticket leaves exactly one valid pair.
+/// Fresh ticket and cancel tokens, in one statement; any earlier ones of this reservation are
+/// revoked, so a retried job or a re-sent ticket leaves exactly one valid pair.
 pub async fn issue_ticket_tokens(
     conn: &mut PgConnection,
     reservation_id: Uuid,
     valid_until: DateTime<Utc>,
 ) -> Result<(RawToken, RawToken), sqlx::Error> {
-    token::revoke_tokens(
-        conn,
-        reservation_id,
-        &[TokenPurpose::Ticket, TokenPurpose::Cancel],
+    let ticket = RawToken::generate();
+    let cancel = RawToken::generate();
+    sqlx::query(
+        "WITH revoked AS (UPDATE reservation_tokens SET revoked_at = now()
+                           WHERE reservation_id = $1 AND purpose IN ('ticket', 'cancel') AND revoked_at IS NULL)
+         INSERT INTO reservation_tokens (id, reservation_id, purpose, token_hash, expires_at)
+         VALUES (gen_random_uuid(), $1, 'ticket', $2, $3), (gen_random_uuid(), $1, 'cancel', $4, NULL)",
     )
+    .bind(reservation_id)
+    .bind(ticket.hash().as_bytes())
+    .bind(valid_until)
+    .bind(cancel.hash().as_bytes())
+    .execute(conn)
     .await?;
-    let ttl = (valid_until - Utc::now()).to_std().unwrap_or_default();
-    let ticket = token::insert_token(conn, reservation_id, TokenPurpose::Ticket, Some(ttl)).await?;
-    let cancel = token::insert_token(conn, reservation_id, TokenPurpose::Cancel, None).await?;
     Ok((ticket, cancel))
 }
 

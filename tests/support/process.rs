@@ -44,18 +44,29 @@ pub fn run(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
 /// A running child whose output is captured; stopped with SIGTERM.
 pub struct Running {
     child: Child,
+    /// Where stdout and stderr go: a file, not a pipe, so a chatty process never blocks on a
+    /// full pipe that nobody reads until the end.
+    output: Option<PathBuf>,
 }
 
 impl Running {
     pub fn spawn(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Running {
+        let path = std::env::temp_dir().join(format!(
+            "azione-{name}-{}.log",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = std::fs::File::create(&path).expect("output file");
         let child = command(name, vars)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(file.try_clone().expect("output file"))
+            .stderr(file)
             .spawn()
             .expect("spawn binary");
-        Running { child }
+        Running {
+            child,
+            output: Some(path),
+        }
     }
 
     /// Any program (environment inherited), e.g. chromedriver.
@@ -67,7 +78,10 @@ impl Running {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {path}: {e}"));
-        Running { child }
+        Running {
+            child,
+            output: None,
+        }
     }
 
     /// Any program with exactly `vars` as its environment, output discarded.
@@ -81,7 +95,10 @@ impl Running {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {path}: {e}"));
-        Running { child }
+        Running {
+            child,
+            output: None,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -99,16 +116,17 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let output =
-            std::mem::replace(&mut self.child, Command::new("true").spawn().expect("true"))
-                .wait_with_output()
-                .expect("output");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code(), text)
+        let status = self.child.wait().expect("wait").code();
+        let text = self
+            .output
+            .take()
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let _ = std::fs::remove_file(path);
+                text
+            })
+            .unwrap_or_default();
+        (status, text)
     }
 }
 
@@ -116,6 +134,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(path) = self.output.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

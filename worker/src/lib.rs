@@ -36,7 +36,9 @@ impl JobContext {
     /// Builds the context from the configuration; fails if the mail settings are missing.
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<JobContext> {
         let metrics = Arc::new(Metrics::default());
-        let mailer = Mailer::new(config.require_mail()?, metrics.clone())?;
+        // Every queue's worker may run `concurrency` jobs at once.
+        let connections = config.jobs.concurrency * common::jobs::QUEUES.len();
+        let mailer = Mailer::new(config.require_mail()?, connections, metrics.clone())?;
         Ok(JobContext {
             db,
             mailer,

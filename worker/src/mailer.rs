@@ -9,6 +9,7 @@ use common::{config::MailConfig, metrics::Metrics};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
+    transport::smtp::PoolConfig,
 };
 use secrecy::ExposeSecret;
 
@@ -45,11 +46,19 @@ pub struct InlinePng {
 
 impl Mailer {
     /// Builds the transport from `SMTP_URL` (no connection is made yet).
-    pub fn new(config: &MailConfig, metrics: Arc<Metrics>) -> anyhow::Result<Mailer> {
+    pub fn new(
+        config: &MailConfig,
+        connections: usize,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Mailer> {
+        // One pooled connection per job that may run at once, so sends never queue for one.
+        let pool =
+            PoolConfig::new().max_size(u32::try_from(connections.max(1)).unwrap_or(u32::MAX));
         let transport =
             AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.expose_secret())
                 .context("SMTP_URL is not a valid SMTP URL")?
                 .timeout(Some(config.send_timeout))
+                .pool_config(pool)
                 .build();
         let from = config
             .from

@@ -263,6 +263,10 @@ impl System {
             ("HOUSEKEEPING_INTERVAL_SECONDS", "2".into()),
             ("SMTP_TIMEOUT_SECONDS", "10".into()),
             ("RUST_LOG", "warn".into()),
+            (
+                "WORKER_CONCURRENCY",
+                std::env::var("WORKER_CONCURRENCY").unwrap_or_else(|_| "16".into()),
+            ),
         ];
         let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let output = Command::new(bin("azione-web"))
@@ -349,7 +353,8 @@ impl System {
             if Instant::now() > deadline {
                 bail!("{busy} jobs still busy");
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Counting a large queue costs the database: ask once a second.
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }
@@ -673,13 +678,14 @@ async fn main() -> anyhow::Result<()> {
 
     let mut out = String::new();
     out.push_str(&format!(
-        "# Benchmark results\n\n{}\n\n- machine: {} cores ({}), load average before `{}` after `{}`\n- binaries: `target/{}`; web and worker with `RUST_LOG=warn`, `DATABASE_MAX_CONNECTIONS=20`, default `WORKER_CONCURRENCY`\n- each load phase: {} s, wrk 2 threads; references: pgbench on the same database and machine, same concurrency\n- command: `cargo run --release -p tests --bin azione-bench{}`\n\n",
+        "# Benchmark results\n\n{}\n\n- machine: {} cores ({}), load average before `{}` after `{}`\n- binaries: `target/{}`; web and worker with `RUST_LOG=warn`, `DATABASE_MAX_CONNECTIONS=20`, `WORKER_CONCURRENCY={}`\n- each load phase: {} s, wrk 2 threads; references: pgbench on the same database and machine, same concurrency\n- command: `cargo run --release -p tests --bin azione-bench{}`\n\n",
         if o.smoke { "Smoke run (a moment per phase): the figures only show the benchmark works." } else { "Full run." },
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())).unwrap_or_default(),
         load_before.trim(),
         load_after.trim(),
         o.profile,
+        std::env::var("WORKER_CONCURRENCY").unwrap_or_else(|_| "16".into()),
         secs,
         if o.smoke { " -- --smoke" } else { "" },
     ));
