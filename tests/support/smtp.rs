@@ -288,6 +288,13 @@ fn address_in(command: &str) -> String {
     command[start..end].to_owned()
 }
 
+/// Acknowledges received data at once. lettre writes a message's body and its final
+/// `\r\n.\r\n` separately without TCP_NODELAY, so a receiver that delays its ACK (Linux does,
+/// up to 40 ms) stalls every send by that much; this server measures the application, not that.
+fn quick_ack(lines: &BufReader<tokio::net::tcp::OwnedReadHalf>) {
+    let _ = socket2::SockRef::from(lines.get_ref().as_ref()).set_tcp_quickack(true);
+}
+
 async fn read_data(lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<String> {
     let mut data = String::new();
     let mut line = String::new();
@@ -299,6 +306,7 @@ async fn read_data(lines: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Opt
         if line == ".\r\n" || line == ".\n" {
             return Some(data);
         }
+        quick_ack(lines);
         let unstuffed = line.strip_prefix('.').unwrap_or(&line);
         data.push_str(unstuffed);
     }
