@@ -224,6 +224,10 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         .send()
         .await
         .unwrap();
+    let request_id = booked.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(booked.status(), 202);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while smtp.messages_to("truffaldino@example.org").is_empty() {
@@ -365,6 +369,10 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
     assert!(
         web_log.contains("request finished")
             && web_log.contains("/api/v1/performances/{id}/reservations")
+    );
+    assert!(
+        worker_log.contains(&format!("request_id={request_id}")),
+        "the booking's request id reaches the confirmation job's log lines:\n{worker_log}"
     );
     for secret in [
         token.as_str(),

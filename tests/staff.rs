@@ -900,3 +900,29 @@ async fn html_responses_carry_the_security_headers() {
         assert!(!html.contains("<script>"), "no inline scripts on {path}");
     }
 }
+
+#[tokio::test]
+async fn sessions_end_after_idle_time_and_after_their_lifetime() {
+    let app = TestApp::spawn().await;
+    let url = app.url("/admin/rooms");
+    let rooms = |client: reqwest::Client| {
+        let url = url.clone();
+        async move { client.get(url).send().await.unwrap().status() }
+    };
+    let (idle, _) = app.log_in(Role::Editor).await;
+    assert_eq!(rooms(idle.clone()).await, 200);
+    sqlx::query("UPDATE staff_sessions SET last_seen_at = now() - make_interval(secs => $1 + 1)")
+        .bind(app.config.http.session_idle_timeout.as_secs_f64())
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rooms(idle).await, 303, "idle too long");
+
+    let (old, _) = app.log_in(Role::Editor).await;
+    assert_eq!(rooms(old.clone()).await, 200);
+    sqlx::query("UPDATE staff_sessions SET expires_at = now() - interval '1 second'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rooms(old).await, 303, "past its lifetime, however active");
+}

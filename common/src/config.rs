@@ -48,7 +48,10 @@ pub struct MailConfig {
 
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
+    /// Jobs one worker process runs at once per queue (`WORKER_CONCURRENCY`).
     pub concurrency: usize,
+    /// Overrides for single queues (`CONFIRMATION_CONCURRENCY`, `TICKET_CONCURRENCY`).
+    pub queue_concurrency: Vec<(&'static str, usize)>,
     /// Attempts per job before it is left `Failed` for an operator.
     pub max_attempts: usize,
     pub retry_min_delay: Duration,
@@ -128,6 +131,17 @@ impl Config {
             mail,
             jobs: JobsConfig {
                 concurrency: var_or("WORKER_CONCURRENCY", 16)?,
+                queue_concurrency: [
+                    (crate::jobs::CONFIRMATION_QUEUE, "CONFIRMATION_CONCURRENCY"),
+                    (crate::jobs::TICKET_QUEUE, "TICKET_CONCURRENCY"),
+                ]
+                .into_iter()
+                .filter_map(|(queue, var)| match var_or::<usize>(var, 0) {
+                    Ok(0) => None,
+                    Ok(n) => Some(Ok((queue, n))),
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<anyhow::Result<_>>()?,
                 max_attempts: var_or("JOB_MAX_ATTEMPTS", 10)?,
                 retry_min_delay: Duration::from_millis(var_or("JOB_RETRY_MIN_DELAY_MS", 2_000)?),
                 retry_max_delay: Duration::from_millis(var_or("JOB_RETRY_MAX_DELAY_MS", 300_000)?),
@@ -178,6 +192,7 @@ impl Config {
             mail: None,
             jobs: JobsConfig {
                 concurrency: 4,
+                queue_concurrency: Vec::new(),
                 max_attempts: 3,
                 retry_min_delay: Duration::from_millis(50),
                 retry_max_delay: Duration::from_millis(200),
@@ -208,6 +223,15 @@ impl Config {
         self.mail
             .as_ref()
             .context("SMTP_URL is required for the worker (with MAIL_FROM)")
+    }
+
+    /// How many jobs of `queue` one worker process runs at once.
+    pub fn concurrency_of(&self, queue: &str) -> usize {
+        self.jobs
+            .queue_concurrency
+            .iter()
+            .find(|(q, _)| *q == queue)
+            .map_or(self.jobs.concurrency, |(_, n)| *n)
     }
 
     /// True when e-mailed links point at https, so cookies must be `Secure`.

@@ -1,5 +1,7 @@
 //! Tracing setup shared by both binaries: `RUST_LOG` filters, `LOG_FORMAT=json` emits JSON lines.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt};
 
 /// Installs the global subscriber; call once at the top of `main`.
@@ -11,6 +13,8 @@ pub fn init(service_name: &'static str) {
     let builder = fmt()
         .with_env_filter(filter)
         .with_target(true)
+        // Colour only for a person at a terminal, never in files or log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();

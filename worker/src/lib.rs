@@ -36,8 +36,11 @@ impl JobContext {
     /// Builds the context from the configuration; fails if the mail settings are missing.
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<JobContext> {
         let metrics = Arc::new(Metrics::default());
-        // Every queue's worker may run `concurrency` jobs at once.
-        let connections = config.jobs.concurrency * common::jobs::QUEUES.len();
+        // One SMTP connection for every job that may run at once, across the queues.
+        let connections = common::jobs::QUEUES
+            .iter()
+            .map(|q| config.concurrency_of(q))
+            .sum();
         let mailer = Mailer::new(config.require_mail()?, connections, metrics.clone())?;
         Ok(JobContext {
             db,
@@ -144,7 +147,7 @@ macro_rules! job_worker {
             let storage = PostgresStorage::<$job>::new(&ctx.db).with_config(
                 QueueConfig::default()
                     .queue(queue)
-                    .batch_size(jobs.concurrency)
+                    .batch_size(ctx.config.concurrency_of(queue))
                     .heartbeat_interval(jobs.heartbeat_interval)
                     .missed_heartbeats(3),
             );
@@ -154,7 +157,7 @@ macro_rules! job_worker {
                 .interval(jobs.poll_interval);
             WorkerBuilder::new(worker_name(queue))
                 .backend(storage.poll_with_strategy(strategy))
-                .concurrency(jobs.concurrency)
+                .concurrency(ctx.config.concurrency_of(queue))
                 .retry(
                     RetryPolicy::retries(jobs.max_attempts.saturating_sub(1))
                         .with_backoff(backoff(jobs)),

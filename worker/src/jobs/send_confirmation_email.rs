@@ -98,7 +98,10 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
         html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
         inline_png: None,
     };
+    // No database connection is held while SMTP takes its time.
+    drop(conn);
     ctx.mailer.send(email).await?;
+    let mut conn = ctx.db.acquire().await?;
     tickets::mark_confirmation_sent(&mut conn, reservation_id).await?;
     tracing::info!("confirmation e-mail sent");
     Ok(())

@@ -106,7 +106,10 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
             bytes: png,
         }),
     };
+    // No database connection is held while SMTP takes its time.
+    drop(conn);
     ctx.mailer.send(email).await?;
+    let mut conn = ctx.db.acquire().await?;
     tickets::mark_ticket_sent(&mut conn, reservation_id).await?;
     tracing::info!("ticket e-mail sent");
     Ok(())
