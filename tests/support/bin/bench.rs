@@ -104,7 +104,9 @@ fn wrk(
     }
     let shown = format!(
         "wrk -t2 -c{connections} -d{seconds}s --latency -s {} {url}{}",
-        script.display(),
+        Path::new("tests/bench")
+            .join(script.file_name().unwrap_or_default())
+            .display(),
         if args.is_empty() {
             String::new()
         } else {
