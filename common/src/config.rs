@@ -67,8 +67,9 @@ pub struct JobsConfig {
     pub revive_window: Duration,
     /// Personal data of reservations is erased this long after their performance.
     pub retention: Duration,
-    /// Where the worker answers `/healthz`, `/readyz` and `/metrics`.
-    pub worker_bind_addr: SocketAddr,
+    /// Where the worker answers `/healthz`, `/readyz` and `/metrics`; none when unset, so
+    /// several workers can share a host without choosing ports.
+    pub worker_bind_addr: Option<SocketAddr>,
     /// The operator page warns when the oldest waiting job is older than this.
     pub alert_oldest_waiting: Duration,
 }
@@ -154,10 +155,10 @@ impl Config {
                 revive_after: Duration::from_secs(var_or("JOB_REVIVE_AFTER_SECONDS", 300)?),
                 revive_window: Duration::from_secs(3600 * var_or("JOB_REVIVE_WINDOW_HOURS", 48)?),
                 retention: Duration::from_secs(86_400 * var_or("RETENTION_DAYS", 30)?),
-                worker_bind_addr: var_or(
-                    "WORKER_BIND_ADDR",
-                    SocketAddr::from(([127, 0, 0, 1], 8001)),
-                )?,
+                worker_bind_addr: optional_var("WORKER_BIND_ADDR")?
+                    .map(|addr| addr.parse())
+                    .transpose()
+                    .context("WORKER_BIND_ADDR must be an address such as 0.0.0.0:8001")?,
                 alert_oldest_waiting: Duration::from_secs(var_or(
                     "ALERT_OLDEST_WAITING_SECONDS",
                     300,
@@ -202,7 +203,7 @@ impl Config {
                 revive_after: Duration::from_secs(300),
                 revive_window: Duration::from_secs(48 * 3600),
                 retention: Duration::from_secs(30 * 86_400),
-                worker_bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                worker_bind_addr: None,
                 alert_oldest_waiting: Duration::from_secs(300),
             },
             booking: BookingConfig {

@@ -101,7 +101,8 @@ impl TestApp {
         if with_worker {
             let stopped = stopped.clone();
             tokio::spawn(async move {
-                if let Err(e) = worker::run_on(jobs, worker_listener, until_stopped(stopped)).await
+                if let Err(e) =
+                    worker::run_on(jobs, Some(worker_listener), until_stopped(stopped)).await
                 {
                     eprintln!("worker stopped with an error: {e:#}");
                 }

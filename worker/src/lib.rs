@@ -96,24 +96,28 @@ impl JobError {
     }
 }
 
-/// Runs the workers, the housekeeping schedule and the health listener on `WORKER_BIND_ADDR`
-/// until `shutdown` resolves; in-flight jobs then get 30 seconds to finish.
+/// Runs the workers, the housekeeping schedule and, when `WORKER_BIND_ADDR` is set, the health
+/// listener, until `shutdown` resolves; in-flight jobs then get 30 seconds to finish.
 pub async fn run(
     config: Config,
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let addr = config.jobs.worker_bind_addr;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("bind WORKER_BIND_ADDR {addr}"))?;
+    let listener = match config.jobs.worker_bind_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("bind WORKER_BIND_ADDR {addr}"))?,
+        ),
+        None => None,
+    };
     run_on(JobContext::new(config, pool)?, listener, shutdown).await
 }
 
 /// [`run`] with a context and listener made by the caller (tests keep the metrics handle).
 pub async fn run_on(
     ctx: JobContext,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
@@ -124,7 +128,9 @@ pub async fn run_on(
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    tokio::spawn(health::serve(listener, ctx.clone(), until(stopped.clone())));
+    if let Some(listener) = listener {
+        tokio::spawn(health::serve(listener, ctx.clone(), until(stopped.clone())));
+    }
     tokio::spawn(housekeeping::run(ctx.clone(), until(stopped.clone())));
     let monitor = register_jobs(Monitor::new(), &ctx);
     monitor
