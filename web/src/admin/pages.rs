@@ -137,8 +137,14 @@ fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
     JsonObject(map)
 }
 
-fn csrf_refused() -> Response {
-    pages::error_page(ApiError::Forbidden)
+/// A 403 page unless the form carries this session's CSRF token.
+fn csrf_refused<P: crate::auth::Requirement>(
+    staff: &StaffPage<P>,
+    state: &AppState,
+    form: &FormFields,
+) -> Option<Response> {
+    let presented = form.get("csrf_token").map_or("", String::as_str);
+    (!staff.csrf_ok(state, presented)).then(|| pages::error_page(ApiError::Forbidden))
 }
 
 /// Ends a form post: back to `to` on success, the page again with errors on a 422.
@@ -257,8 +263,8 @@ async fn create_room(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let actor = staff.principal.actor.label();
     let result = api::save_new_room(&state, &actor, form_object(&form, &["capacity"])).await;
@@ -287,8 +293,8 @@ async fn update_room(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let result = async {
         let id = api::parse_id(&id)?;
@@ -422,8 +428,8 @@ async fn create_performance(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let actor = staff.principal.actor.label();
     match api::save_new_performance(&state, &actor, form_object(&form, &NUMERIC)).await {
@@ -469,8 +475,8 @@ async fn update_performance(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let current = match crate::catalogue::load(&state, &id).await {
         Ok(p) => p,
@@ -603,8 +609,8 @@ async fn resend_ticket(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let result: ApiResult<Uuid> = async {
         let id = api::parse_id(&id)?;
@@ -705,8 +711,8 @@ async fn create_staff(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let result = async {
         let role = role_of(&form).map_err(|fields| ApiError::Validation { fields })?;
@@ -753,8 +759,8 @@ async fn update_staff(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let result = async {
         let id = api::parse_id(&id)?;
@@ -781,8 +787,8 @@ async fn create_api_key(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let result = async {
         let role = role_of(&form).map_err(|fields| ApiError::Validation { fields })?;
@@ -828,8 +834,8 @@ async fn revoke_api_key(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if !staff.csrf_ok(&state, form.get("csrf_token").map_or("", String::as_str)) {
-        return csrf_refused();
+    if let Some(refused) = csrf_refused(&staff, &state, &form) {
+        return refused;
     }
     let result = async {
         let id = api::parse_id(&id)?;
