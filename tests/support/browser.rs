@@ -152,13 +152,39 @@ impl Browser {
             .to_owned()
     }
 
+    /// The text of `css` now, or `None` while it is missing or the page is being replaced
+    /// (a form post can turn a found element stale before its text is read).
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let found: Value = self
+            .http
+            .post(format!("{}/element", self.base))
+            .json(&json!({ "using": "css selector", "value": css }))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let id = found["value"][ELEMENT].as_str()?;
+        let text: Value = self
+            .http
+            .get(format!("{}/element/{id}/text", self.base))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        text["value"].as_str().map(str::to_owned)
+    }
+
     /// Waits until the text of `css` contains `expected`; returns the text.
     pub async fn wait_for_text(&self, css: &str, expected: &str) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let text = self.text(css).await;
-            if text.contains(expected) {
-                return text;
+            let text = self.try_text(css).await;
+            if let Some(text) = text.as_ref().filter(|t| t.contains(expected)) {
+                return text.clone();
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
