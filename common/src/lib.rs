@@ -9,6 +9,7 @@ pub mod checkin;
 pub mod config;
 pub mod confirmation;
 pub mod db;
+pub mod delivery;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;

@@ -154,6 +154,23 @@ pub async fn retry_all_failed(conn: &mut PgConnection) -> Result<u64, sqlx::Erro
     Ok(done.rows_affected())
 }
 
+/// Hands the jobs that workers named `workers` had taken (queued or running) back to their
+/// queue at once: those workers' runs ended when their queue lost the database, and their jobs
+/// need not wait for the heartbeat timeout. Returns how many.
+pub async fn release_jobs_of(
+    conn: &mut PgConnection,
+    workers: &[String],
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
+          WHERE lock_by = ANY($1) AND status IN ('Queued', 'Running')",
+    )
+    .bind(workers)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Stops a job that has not succeeded from ever running again; false if there is no such job.
 pub async fn kill_job(conn: &mut PgConnection, id: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(

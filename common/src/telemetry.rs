@@ -6,8 +6,10 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 /// Installs the global subscriber; call once at the top of `main`.
 pub fn init(service_name: &'static str) {
+    // apalis logs every failed fetch of a worker whose database is away; the worker's
+    // supervisor and database watch say it once per outage instead.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,apalis_postgres=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,apalis_postgres=warn,apalis_core=off"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     // Logs go to stderr: stdout is for command output (`create-api-key` prints the key there).
     let builder = fmt()

@@ -73,39 +73,19 @@ pub async fn issue_ticket_tokens(
     Ok((ticket, cancel))
 }
 
-/// Records that the confirmation e-mail went out.
-pub async fn mark_confirmation_sent(
+/// Starts a new ticket generation (an admin re-sending a ticket): the ticket job runs again,
+/// and an e-mail still under way for the old generation never counts as the sent ticket.
+pub async fn supersede_ticket(
     conn: &mut PgConnection,
     reservation_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE reservations SET confirmation_sent_at = now() WHERE id = $1")
-        .bind(reservation_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Records that the ticket e-mail went out.
-pub async fn mark_ticket_sent(
-    conn: &mut PgConnection,
-    reservation_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE reservations SET ticket_sent_at = now() WHERE id = $1")
-        .bind(reservation_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Allows the ticket job to run again for this reservation (an admin re-sending a ticket).
-pub async fn mark_ticket_unsent(
-    conn: &mut PgConnection,
-    reservation_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE reservations SET ticket_sent_at = NULL WHERE id = $1")
-        .bind(reservation_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE reservations SET ticket_sent_at = NULL, ticket_generation = ticket_generation + 1
+          WHERE id = $1",
+    )
+    .bind(reservation_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -236,7 +216,7 @@ pub async fn resend_ticket(
         &[TokenPurpose::Ticket, TokenPurpose::Cancel],
     )
     .await?;
-    mark_ticket_unsent(conn, reservation_id).await?;
+    supersede_ticket(conn, reservation_id).await?;
     crate::jobs::enqueue_again(
         conn,
         &crate::jobs::SendTicket {

@@ -49,8 +49,28 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("too many requests; try again later")]
     RateLimited { retry_after_seconds: u64 },
+    #[error("the service is temporarily unavailable; please try again in a moment")]
+    ServiceUnavailable,
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// Seconds a client is asked to wait while the database is unavailable.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
+
+impl From<anyhow::Error> for ApiError {
+    /// A database outage anywhere in the cause chain is a 503, not a 500.
+    fn from(e: anyhow::Error) -> ApiError {
+        let unavailable = e
+            .chain()
+            .filter_map(|c| c.downcast_ref::<sqlx::Error>())
+            .any(common::db::is_unavailable);
+        if unavailable {
+            ApiError::ServiceUnavailable
+        } else {
+            ApiError::Internal(e)
+        }
+    }
 }
 
 impl ApiError {
@@ -82,6 +102,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,7 +120,19 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::ServiceUnavailable => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The `Retry-After` seconds this outcome asks for, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => Some((*retry_after_seconds).max(1)),
+            ApiError::ServiceUnavailable => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            _ => None,
         }
     }
 
@@ -129,14 +162,10 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::RateLimited {
-            retry_after_seconds,
-        } = self
-        {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_seconds.max(1)),
-            );
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.status() == StatusCode::UNAUTHORIZED {
             response
@@ -149,7 +178,7 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
-        ApiError::Internal(e.into())
+        anyhow::Error::from(e).into()
     }
 }
 

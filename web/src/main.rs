@@ -59,8 +59,14 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let pool = db::connect(&config.database).await?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The server rides out a database that is away (answering 503 meanwhile); one-shot
+    // commands need it now and say so at once.
+    let pool = match command {
+        Command::Serve => db::connect_lazy(&config.database)?,
+        _ => db::connect(&config.database).await?,
+    };
+    match command {
         Command::Serve => {
             let listener = TcpListener::bind(config.http.bind_addr)
                 .await

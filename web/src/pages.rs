@@ -102,6 +102,7 @@ pub fn error_page(error: ApiError) -> Response {
     let title = match status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+        StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
         StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong",
         _ => "Sorry",
     };
@@ -110,13 +111,10 @@ pub fn error_page(error: ApiError) -> Response {
         other => other.to_string(),
     };
     let mut response = render(status, &MessagePage::error(title, &text));
-    if let ApiError::RateLimited {
-        retry_after_seconds,
-    } = error
-    {
+    if let Some(seconds) = error.retry_after() {
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after_seconds.max(1).into());
+            .insert(header::RETRY_AFTER, seconds.into());
     }
     response
 }

@@ -1,6 +1,17 @@
-//! The worker's small HTTP listener, for orchestrators and Prometheus: `/healthz` (process up),
-//! `/readyz` (database reachable) and `/metrics` (bearer key of an operator or admin). It is
-//! meant for the internal network only; the public site never routes here.
+//! The worker's health: whether it reaches the database and whether each queue is fetching
+//! (watched here, shown on `/readyz` and in metrics), and its small HTTP listener for
+//! orchestrators and Prometheus: `/healthz` (process up), `/readyz` (database reachable and every
+//! queue fetching) and `/metrics` (bearer key of an operator or admin). The listener is meant for
+//! the internal network only; the public site never routes here.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -9,10 +20,95 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use common::auth::{self, Permission};
+use common::{
+    auth::{self, Permission},
+    metrics::{labels, write_gauge},
+};
 use tokio::net::TcpListener;
 
 use crate::JobContext;
+
+/// How often the database is checked, and how long one check may take.
+const DATABASE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// What `/readyz` and the health gauges report.
+#[derive(Default)]
+pub struct Health {
+    database_up: AtomicBool,
+    queues: Mutex<BTreeMap<&'static str, bool>>,
+}
+
+impl Health {
+    /// Whether the last database check succeeded.
+    pub fn database_up(&self) -> bool {
+        self.database_up.load(Ordering::Relaxed)
+    }
+
+    /// Records whether `queue`'s worker is fetching.
+    pub fn set_queue(&self, queue: &'static str, up: bool) {
+        self.queues.lock().expect("health lock").insert(queue, up);
+    }
+
+    /// Ready: the database answers and every queue is fetching.
+    pub fn ready(&self) -> bool {
+        let queues = self.queues.lock().expect("health lock");
+        self.database_up() && !queues.is_empty() && queues.values().all(|up| *up)
+    }
+
+    /// The health gauges, in the Prometheus text format.
+    pub fn render(&self, out: &mut String) {
+        let up = |b: bool| if b { 1.0 } else { 0.0 };
+        write_gauge(
+            out,
+            "azione_database_up",
+            "1 when this process's last database check succeeded.",
+            &[(String::new(), up(self.database_up()))],
+        );
+        let queues: Vec<(String, f64)> = self
+            .queues
+            .lock()
+            .expect("health lock")
+            .iter()
+            .map(|(q, u)| (labels(&[("queue", q)]), up(*u)))
+            .collect();
+        write_gauge(
+            out,
+            "azione_worker_queue_up",
+            "1 while a queue's worker is fetching jobs.",
+            &queues,
+        );
+    }
+}
+
+/// Checks the database every second until `shutdown` resolves; says once that it became
+/// unreachable and once that it is back, not at every check.
+pub async fn watch_database(ctx: JobContext, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let mut tick = tokio::time::interval(DATABASE_CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first = true;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        let check = tokio::time::timeout(DATABASE_CHECK_EVERY, common::db::ping(&ctx.db)).await;
+        let up = matches!(check, Ok(Ok(_)));
+        let was = ctx.health.database_up.swap(up, Ordering::Relaxed);
+        match (first, was, up) {
+            (_, true, false) | (true, _, false) => {
+                let error = match check {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer in time".to_owned(),
+                };
+                tracing::warn!(error, "database unreachable; waiting for it");
+            }
+            (false, false, true) => tracing::info!("database reachable again"),
+            _ => {}
+        }
+        first = false;
+    }
+}
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(
@@ -34,9 +130,10 @@ pub async fn serve(
 }
 
 async fn readyz(State(ctx): State<JobContext>) -> (StatusCode, &'static str) {
-    match sqlx::query("SELECT 1").execute(&ctx.db).await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready"),
+    if ctx.health.ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     }
 }
 
@@ -57,12 +154,14 @@ async fn metrics(State(ctx): State<JobContext>, headers: HeaderMap) -> Response 
     if !allowed {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    let mut text = ctx.metrics.render();
+    ctx.health.render(&mut text);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        ctx.metrics.render(),
+        text,
     )
         .into_response()
 }

@@ -21,6 +21,10 @@ pub async fn run(ctx: JobContext, shutdown: impl Future<Output = ()> + Send + 's
         tokio::select! {
             () = &mut shutdown => return,
             _ = tick.tick() => {
+                // The database watch already says it is away; no line per round.
+                if !ctx.health.database_up() {
+                    continue;
+                }
                 if let Err(e) = run_once(&ctx).await {
                     tracing::warn!(error = %e, "housekeeping failed; will try again");
                 }

@@ -7,6 +7,7 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod mailer;
 pub mod qr;
+pub mod supervise;
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,9 +18,11 @@ use apalis::layers::retry::{
 };
 use apalis::prelude::*;
 use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
-use common::{config::Config, jobs::Job, metrics::Metrics};
+use common::{config::Config, delivery::Lease, jobs::Job, metrics::Metrics};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, sync::watch};
+
+use crate::health::Health;
 
 pub use mailer::Mailer;
 
@@ -30,7 +33,12 @@ pub struct JobContext {
     pub mailer: Mailer,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
 }
+
+/// Missed heartbeats after which a worker counts as dead (apalis's orphan recovery and our
+/// delivery leases agree on it).
+const MISSED_HEARTBEATS: u32 = 3;
 
 impl JobContext {
     /// Builds the context from the configuration; fails if the mail settings are missing.
@@ -47,7 +55,21 @@ impl JobContext {
             mailer,
             config: Arc::new(config),
             metrics,
+            health: Arc::default(),
         })
+    }
+
+    /// How long a worker's hold on sending one e-mail lasts (see `common::delivery`).
+    pub fn delivery_lease(&self) -> Lease {
+        let send_timeout = self
+            .config
+            .mail
+            .as_ref()
+            .map_or(Duration::from_secs(30), |m| m.send_timeout);
+        Lease {
+            stale_after: self.config.jobs.heartbeat_interval * MISSED_HEARTBEATS,
+            lease_for: send_timeout + Duration::from_secs(10),
+        }
     }
 
     /// Records a job's outcome and turns it into what apalis expects.
@@ -96,6 +118,40 @@ impl JobError {
     }
 }
 
+/// `start(name, stop)` for [`supervise::supervise`]: builds an apalis worker named `name` for
+/// job type `$job` on its queue, calling `$handler`, and runs it until `stop`.
+macro_rules! job_worker {
+    ($ctx:expr, $job:ty, $handler:path) => {{
+        let ctx: JobContext = $ctx.clone();
+        move |name: String, stop: supervise::StopSignal| {
+            let jobs = &ctx.config.jobs;
+            let queue = <$job as Job>::QUEUE;
+            let storage = PostgresStorage::<$job>::new(&ctx.db).with_config(
+                QueueConfig::default()
+                    .queue(queue)
+                    .batch_size(ctx.config.concurrency_of(queue))
+                    .heartbeat_interval(jobs.heartbeat_interval)
+                    .missed_heartbeats(MISSED_HEARTBEATS as usize),
+            );
+            // NOTIFY wakes the worker at once; the interval catches what NOTIFY misses.
+            let strategy = Strategy::new()
+                .stream(Pubsub::new(ctx.db.clone(), queue.to_owned()))
+                .interval(jobs.poll_interval);
+            WorkerBuilder::new(name)
+                .backend(storage.poll_with_strategy(strategy))
+                .concurrency(ctx.config.concurrency_of(queue))
+                .retry(
+                    RetryPolicy::retries(jobs.max_attempts.saturating_sub(1))
+                        .with_backoff(backoff(jobs)),
+                )
+                .enable_tracing()
+                .data(ctx.clone())
+                .build($handler)
+                .run_until(stop)
+        }
+    }};
+}
+
 /// Runs the workers, the housekeeping schedule and, when `WORKER_BIND_ADDR` is set, the health
 /// listener, until `shutdown` resolves; in-flight jobs then get 30 seconds to finish.
 pub async fn run(
@@ -131,64 +187,41 @@ pub async fn run_on(
     if let Some(listener) = listener {
         tokio::spawn(health::serve(listener, ctx.clone(), until(stopped.clone())));
     }
+    tokio::spawn(health::watch_database(ctx.clone(), until(stopped.clone())));
     tokio::spawn(housekeeping::run(ctx.clone(), until(stopped.clone())));
-    let monitor = register_jobs(Monitor::new(), &ctx);
-    monitor
-        .shutdown_timeout(Duration::from_secs(30))
-        .run_with_signal(async move {
-            until(stopped).await;
-            Ok(())
-        })
-        .await?;
+    let queues = futures::future::join(
+        supervise::supervise(
+            ctx.clone(),
+            common::jobs::CONFIRMATION_QUEUE,
+            stopped.clone(),
+            job_worker!(
+                ctx,
+                common::jobs::SendConfirmationEmail,
+                jobs::send_confirmation_email::run
+            ),
+        ),
+        supervise::supervise(
+            ctx.clone(),
+            common::jobs::TICKET_QUEUE,
+            stopped.clone(),
+            job_worker!(ctx, common::jobs::SendTicket, jobs::send_ticket::run),
+        ),
+    );
+    tokio::pin!(queues);
+    // In-flight jobs get this long to finish once shutdown starts.
+    let grace = async {
+        until(stopped).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        _ = &mut queues => {}
+        () = grace => tracing::warn!("in-flight jobs did not finish in time; stopping anyway"),
+    }
     Ok(())
 }
 
-/// One apalis worker for job type `$job` on its queue, calling `$handler`.
-macro_rules! job_worker {
-    ($ctx:expr, $job:ty, $handler:path) => {{
-        let ctx: JobContext = $ctx.clone();
-        move |_: usize| {
-            let jobs = &ctx.config.jobs;
-            let queue = <$job as Job>::QUEUE;
-            let storage = PostgresStorage::<$job>::new(&ctx.db).with_config(
-                QueueConfig::default()
-                    .queue(queue)
-                    .batch_size(ctx.config.concurrency_of(queue))
-                    .heartbeat_interval(jobs.heartbeat_interval)
-                    .missed_heartbeats(3),
-            );
-            // NOTIFY wakes the worker at once; the interval catches what NOTIFY misses.
-            let strategy = Strategy::new()
-                .stream(Pubsub::new(ctx.db.clone(), queue.to_owned()))
-                .interval(jobs.poll_interval);
-            WorkerBuilder::new(worker_name(queue))
-                .backend(storage.poll_with_strategy(strategy))
-                .concurrency(ctx.config.concurrency_of(queue))
-                .retry(
-                    RetryPolicy::retries(jobs.max_attempts.saturating_sub(1))
-                        .with_backoff(backoff(jobs)),
-                )
-                .enable_tracing()
-                .data(ctx.clone())
-                .build($handler)
-        }
-    }};
-}
-
-/// Registers one worker per queue with its handler.
-pub fn register_jobs(monitor: Monitor, ctx: &JobContext) -> Monitor {
-    monitor
-        .register(job_worker!(
-            ctx,
-            common::jobs::SendConfirmationEmail,
-            jobs::send_confirmation_email::run
-        ))
-        .register(job_worker!(
-            ctx,
-            common::jobs::SendTicket,
-            jobs::send_ticket::run
-        ))
-}
+/// How long in-flight jobs may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 fn backoff(jobs: &common::config::JobsConfig) -> ExponentialBackoff {
     ExponentialBackoffMaker::new(
@@ -203,7 +236,7 @@ fn backoff(jobs: &common::config::JobsConfig) -> ExponentialBackoff {
 
 /// A unique name per process and queue: a restarted worker under an old name would strand
 /// the jobs its predecessor held.
-fn worker_name(queue: &str) -> String {
+pub(crate) fn worker_name(queue: &str) -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_owned())

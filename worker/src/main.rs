@@ -14,7 +14,7 @@ async fn main() {
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     config.require_mail()?;
-    let pool = db::connect(&config.database).await?;
+    let pool = db::connect_lazy(&config.database)?;
     worker::run(config, pool, shutdown_signal()).await
 }
 

@@ -1,9 +1,17 @@
-//! One module per job; each holds `run`, the handler its queue's worker calls.
+//! One module per job; each holds `run`, the handler its queue's worker calls, and builds its
+//! e-mail for [`deliver`], which sends it under the reservation's delivery lease.
 
 pub mod send_confirmation_email;
 pub mod send_ticket;
 
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use common::delivery::{self, Claim};
+use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::{JobContext, JobError, mailer::Email};
 
 /// `<purpose.reservation-id@host>`: the same for every attempt of one e-mail.
 pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) -> String {
@@ -14,4 +22,112 @@ pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) ->
         .filter(|h| !h.is_empty())
         .unwrap_or("azionelab.invalid");
     format!("<{purpose}.{reservation_id}@{host}>")
+}
+
+/// How long recording a sent e-mail keeps trying while the database is away: long enough to
+/// ride out a restart, so that the e-mail is not sent twice.
+const RECORD_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Sends one e-mail of a reservation, at least once and at most once as far as the database can
+/// tell (see `common::delivery`): waits while another live worker sends it, builds it with
+/// `build` in the transaction that takes the lease (so that a token and the lease commit
+/// together; `build` returns `None` when there is nothing to send), sends it, and records it.
+pub async fn deliver(
+    ctx: &JobContext,
+    reservation_id: Uuid,
+    kind: delivery::Email,
+    holder: &str,
+    build: impl AsyncFnOnce(&mut PgConnection, i32) -> Result<Option<Email>, JobError>,
+) -> Result<(), JobError> {
+    let queue = match kind {
+        delivery::Email::Confirmation => common::jobs::CONFIRMATION_QUEUE,
+        delivery::Email::Ticket => common::jobs::TICKET_QUEUE,
+    };
+    let lease = ctx.delivery_lease();
+    let waiting_since = Instant::now();
+    let (email, generation, resumed) = loop {
+        let mut tx = ctx.db.begin().await?;
+        match delivery::claim(&mut tx, reservation_id, kind, holder, lease).await? {
+            Claim::NotNeeded => {
+                tracing::info!("e-mail not needed any more");
+                return Ok(());
+            }
+            Claim::Busy if waiting_since.elapsed() < lease.lease_for => {
+                drop(tx);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Claim::Busy => {
+                return Err(JobError::Retryable(anyhow!(
+                    "another worker is still sending this e-mail"
+                )));
+            }
+            Claim::Send {
+                generation,
+                resumed,
+            } => {
+                let Some(email) = build(&mut tx, generation).await? else {
+                    return Ok(());
+                };
+                tx.commit().await?;
+                break (email, generation, resumed);
+            }
+        }
+    };
+    if resumed {
+        ctx.metrics.inc(
+            "azione_email_duplicate_sends_total",
+            "E-mails sent again because an earlier attempt's outcome was never recorded \
+             (possible duplicates).",
+            &[("queue", queue)],
+        );
+    }
+    if let Err(e) = ctx.mailer.send(email).await {
+        if let Ok(mut conn) = ctx.db.acquire().await {
+            let _ = delivery::release(&mut conn, reservation_id, kind, holder).await;
+        }
+        return Err(e);
+    }
+    let current = record_sent(ctx, reservation_id, kind, holder, generation).await?;
+    if current {
+        tracing::info!("e-mail sent");
+    } else {
+        tracing::info!("e-mail sent, but superseded meanwhile; the newer one follows");
+    }
+    Ok(())
+}
+
+/// Runs a job's work on a task of its own, so that a worker whose queue loses the database
+/// mid-job does not cut a send off between SMTP's acceptance and its record.
+pub async fn detached(
+    work: impl Future<Output = Result<(), JobError>> + Send + 'static,
+) -> Result<(), JobError> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| Err(JobError::Permanent(anyhow!("job task failed: {e}"))))
+}
+
+/// [`delivery::record_sent`], retried while the database is unavailable.
+async fn record_sent(
+    ctx: &JobContext,
+    reservation_id: Uuid,
+    kind: delivery::Email,
+    holder: &str,
+    generation: i32,
+) -> Result<bool, JobError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let attempt = async {
+            let mut conn = ctx.db.acquire().await?;
+            delivery::record_sent(&mut conn, reservation_id, kind, holder, generation).await
+        };
+        match attempt.await {
+            Ok(current) => return Ok(current),
+            Err(e) if common::db::is_unavailable(&e) && started.elapsed() < RECORD_PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }

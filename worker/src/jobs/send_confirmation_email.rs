@@ -2,16 +2,23 @@
 //! value exists only in the e-mail; the database keeps its SHA-256.
 
 use anyhow::anyhow;
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
 use common::{
+    delivery,
     jobs::SendConfirmationEmail,
     tickets,
     token::{self, TokenPurpose},
 };
+use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{JobContext, JobError, jobs::message_id, mailer::Email};
+use crate::{
+    JobContext, JobError,
+    jobs::{deliver, detached, message_id},
+    mailer::Email,
+};
 
 #[derive(Template)]
 #[template(path = "confirmation.txt")]
@@ -42,14 +49,24 @@ struct HtmlBody<'a> {
     reservation.id = %job.reservation_id,
     request_id = %job.request_id.map(|id| id.to_string()).unwrap_or_default(),
 ))]
-pub async fn run(job: SendConfirmationEmail, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
-    let result = send(&ctx, job.reservation_id).await;
-    ctx.finish(common::jobs::CONFIRMATION_QUEUE, result)
+pub async fn run(
+    job: SendConfirmationEmail,
+    ctx: Data<JobContext>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
+    let ctx = ctx.0;
+    let holder = worker.name().to_owned();
+    let work = {
+        let ctx = ctx.clone();
+        async move { send(&ctx, job.reservation_id, &holder).await }.in_current_span()
+    };
+    ctx.finish(common::jobs::CONFIRMATION_QUEUE, detached(work).await)
 }
 
-async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
+async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
+    drop(conn);
     let Some(r) = recipient else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
@@ -57,54 +74,53 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
         tracing::info!("confirmation e-mail not needed any more");
         return Ok(());
     }
-    let (Some(to), Some(name)) = (r.email, r.name) else {
+    let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
         tracing::info!("personal data already erased; nothing to send");
         return Ok(());
     };
     let ttl = ctx.config.booking.confirmation_ttl;
-    let raw =
-        token::insert_token(&mut conn, reservation_id, TokenPurpose::Confirm, Some(ttl)).await?;
-    let link = format!(
-        "{}/reservations/confirm?token={}",
-        ctx.config.public_base_url,
-        raw.expose()
-    );
-    let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
-    let valid_for = describe_duration(ttl);
-    let text = TextBody {
-        name: &name,
-        title: &r.title,
-        when: when.clone(),
-        room: &r.room,
-        party_size: r.party_size,
-        link: &link,
-        valid_for: valid_for.clone(),
-    };
-    let html = HtmlBody {
-        name: &name,
-        title: &r.title,
-        when,
-        room: &r.room,
-        party_size: r.party_size,
-        link: &link,
-        valid_for,
-    };
-    let email = Email {
-        purpose: "confirmation",
-        to,
-        subject: format!("Please confirm your booking: {}", r.title),
-        message_id: message_id("confirm", reservation_id, &ctx.config.public_base_url),
-        text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
-        html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
-        inline_png: None,
-    };
-    // No database connection is held while SMTP takes its time.
-    drop(conn);
-    ctx.mailer.send(email).await?;
-    let mut conn = ctx.db.acquire().await?;
-    tickets::mark_confirmation_sent(&mut conn, reservation_id).await?;
-    tracing::info!("confirmation e-mail sent");
-    Ok(())
+    let base = &ctx.config.public_base_url;
+    deliver(
+        ctx,
+        reservation_id,
+        delivery::Email::Confirmation,
+        holder,
+        async |conn: &mut PgConnection, _generation| {
+            let raw =
+                token::insert_token(conn, reservation_id, TokenPurpose::Confirm, Some(ttl)).await?;
+            let link = format!("{base}/reservations/confirm?token={}", raw.expose());
+            let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
+            let valid_for = describe_duration(ttl);
+            let text = TextBody {
+                name: &name,
+                title: &r.title,
+                when: when.clone(),
+                room: &r.room,
+                party_size: r.party_size,
+                link: &link,
+                valid_for: valid_for.clone(),
+            };
+            let html = HtmlBody {
+                name: &name,
+                title: &r.title,
+                when,
+                room: &r.room,
+                party_size: r.party_size,
+                link: &link,
+                valid_for,
+            };
+            Ok(Some(Email {
+                purpose: "confirmation",
+                to,
+                subject: format!("Please confirm your booking: {}", r.title),
+                message_id: message_id("confirm", reservation_id, base),
+                text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
+                html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
+                inline_png: None,
+            }))
+        },
+    )
+    .await
 }
 
 fn describe_duration(d: std::time::Duration) -> String {

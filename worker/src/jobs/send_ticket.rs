@@ -1,16 +1,18 @@
 //! Sends the QR ticket after confirmation: new ticket and cancel tokens (earlier ones are
-//! revoked, so a retried job leaves one valid ticket), the QR code as an inline PNG and as an
-//! attachment, and the cancel link.
+//! revoked, so a retried or re-sent job leaves one valid ticket, in the newest e-mail), the QR
+//! code as an inline PNG and as an attachment, and the cancel link.
 
 use anyhow::anyhow;
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{jobs::SendTicket, tickets};
+use common::{delivery, jobs::SendTicket, tickets};
+use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
     JobContext, JobError,
-    jobs::message_id,
+    jobs::{deliver, detached, message_id},
     mailer::{Email, InlinePng},
     qr,
 };
@@ -47,70 +49,82 @@ struct HtmlBody<'a> {
     reservation.id = %job.reservation_id,
     request_id = %job.request_id.map(|id| id.to_string()).unwrap_or_default(),
 ))]
-pub async fn run(job: SendTicket, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
-    let result = send(&ctx, job.reservation_id).await;
-    ctx.finish(common::jobs::TICKET_QUEUE, result)
+pub async fn run(
+    job: SendTicket,
+    ctx: Data<JobContext>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
+    let ctx = ctx.0;
+    let holder = worker.name().to_owned();
+    let work = {
+        let ctx = ctx.clone();
+        async move { send(&ctx, job.reservation_id, &holder).await }.in_current_span()
+    };
+    ctx.finish(common::jobs::TICKET_QUEUE, detached(work).await)
 }
 
-async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
+async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
-    let Some(r) = tickets::find_recipient(&mut conn, reservation_id).await? else {
+    let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
+    drop(conn);
+    let Some(r) = recipient else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
     if r.ticket_sent || r.status != "confirmed" {
         tracing::info!("ticket e-mail not needed any more");
         return Ok(());
     }
-    let (Some(to), Some(name)) = (r.email, r.name) else {
+    let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
         tracing::info!("personal data already erased; nothing to send");
         return Ok(());
     };
-    let mut tx = ctx.db.begin().await?;
-    let (ticket, cancel) =
-        tickets::issue_ticket_tokens(&mut tx, reservation_id, r.checkin_closes_at).await?;
-    tx.commit().await?;
     let base = &ctx.config.public_base_url;
-    let ticket_url = format!("{base}/t/{}", ticket.expose());
-    let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
-    let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
-    let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
-    let text = TextBody {
-        name: &name,
-        title: &r.title,
-        when: &when,
-        room: &r.room,
-        party_size: r.party_size,
-        ticket_url: &ticket_url,
-        cancel_url: &cancel_url,
-    };
-    let html = HtmlBody {
-        name: &name,
-        title: &r.title,
-        when: &when,
-        room: &r.room,
-        party_size: r.party_size,
-        ticket_url: &ticket_url,
-        cancel_url: &cancel_url,
-        qr_content_id: QR_CONTENT_ID,
-    };
-    let email = Email {
-        purpose: "ticket",
-        to,
-        subject: format!("Your ticket: {}", r.title),
-        message_id: message_id("ticket", reservation_id, base),
-        text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
-        html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
-        inline_png: Some(InlinePng {
-            content_id: QR_CONTENT_ID.to_owned(),
-            filename: "ticket.png".to_owned(),
-            bytes: png,
-        }),
-    };
-    // No database connection is held while SMTP takes its time.
-    drop(conn);
-    ctx.mailer.send(email).await?;
-    let mut conn = ctx.db.acquire().await?;
-    tickets::mark_ticket_sent(&mut conn, reservation_id).await?;
-    tracing::info!("ticket e-mail sent");
-    Ok(())
+    deliver(
+        ctx,
+        reservation_id,
+        delivery::Email::Ticket,
+        holder,
+        async |conn: &mut PgConnection, _generation| {
+            // Revokes the tokens of earlier generations: the newest e-mail holds the live ticket.
+            let (ticket, cancel) =
+                tickets::issue_ticket_tokens(conn, reservation_id, r.checkin_closes_at).await?;
+            let ticket_url = format!("{base}/t/{}", ticket.expose());
+            let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
+            let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
+            let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
+            let text = TextBody {
+                name: &name,
+                title: &r.title,
+                when: &when,
+                room: &r.room,
+                party_size: r.party_size,
+                ticket_url: &ticket_url,
+                cancel_url: &cancel_url,
+            };
+            let html = HtmlBody {
+                name: &name,
+                title: &r.title,
+                when: &when,
+                room: &r.room,
+                party_size: r.party_size,
+                ticket_url: &ticket_url,
+                cancel_url: &cancel_url,
+                qr_content_id: QR_CONTENT_ID,
+            };
+            Ok(Some(Email {
+                purpose: "ticket",
+                to,
+                subject: format!("Your ticket: {}", r.title),
+                message_id: message_id("ticket", reservation_id, base),
+                text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
+                html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
+                inline_png: Some(InlinePng {
+                    content_id: QR_CONTENT_ID.to_owned(),
+                    filename: "ticket.png".to_owned(),
+                    bytes: png,
+                }),
+            }))
+        },
+    )
+    .await
 }
