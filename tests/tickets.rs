@@ -229,3 +229,77 @@ async fn issuing_a_ticket_again_revokes_the_earlier_one() {
         409
     );
 }
+
+/// Staff re-send a ticket while the first ticket e-mail is still on its way (a slow SMTP
+/// server); `slots` ticket jobs may run at once. The newest e-mail must hold the live ticket.
+async fn re_send_during_a_slow_ticket_e_mail(slots: usize) {
+    let app = TestApp::spawn_with(|c| {
+        c.jobs.queue_concurrency = vec![(common::jobs::TICKET_QUEUE, slots)];
+    })
+    .await;
+    let id = app.create_performance(soon()).await;
+    let email = format!("race-{slots}@example.org");
+    app.book(id, &email, 2).await;
+    let token = app.confirmation_token(&email).await;
+    app.smtp
+        .set_mode(tests::smtp::Mode::Slow(std::time::Duration::from_secs(3)));
+    assert_eq!(app.confirm(&token).await.status(), 200);
+    let reservation: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM reservations WHERE email = $1")
+            .bind(&email)
+            .fetch_one(&app.db)
+            .await
+            .expect("reservation");
+    // The first ticket e-mail is under way: its job holds the sending lease.
+    let deadline = tokio::time::Instant::now() + tests::app::PATIENCE;
+    while sqlx::query_scalar::<_, Option<String>>(
+        "SELECT ticket_send_by FROM reservations WHERE id = $1",
+    )
+    .bind(reservation)
+    .fetch_one(&app.db)
+    .await
+    .expect("lease")
+    .is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ticket job started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let resent = app
+        .admin_request(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/reservations/{reservation}/resend-ticket"),
+            None,
+        )
+        .await;
+    assert_eq!(resent.status(), 202);
+
+    let mails = app.wait_for_mail(&email, 3).await;
+    let counts = app.wait_for_jobs().await;
+    assert_eq!(counts.get("Done"), Some(&3), "{counts:?}");
+    let first = mails[1].token_after("/t/").expect("first ticket");
+    let newest = mails[2].token_after("/t/").expect("newest ticket");
+    let door = app.api_key(common::auth::Role::Door).await;
+    let superseded = app
+        .check_in(&door, &json!({ "token": first, "performance_id": id }))
+        .await;
+    assert_ne!(superseded.status(), 200, "the superseded ticket is revoked");
+    let live = app
+        .check_in(&door, &json!({ "token": newest, "performance_id": id }))
+        .await;
+    assert_eq!(live.status(), 200, "the newest e-mail holds a valid ticket");
+    assert_eq!(app.smtp.messages_to(&email).len(), 3, "no further e-mail");
+}
+
+#[tokio::test]
+async fn a_ticket_re_sent_while_the_only_ticket_slot_is_sending_the_old_one_reaches_the_visitor() {
+    re_send_during_a_slow_ticket_e_mail(1).await;
+}
+
+#[tokio::test]
+async fn a_ticket_re_sent_while_the_old_one_is_sending_is_sent_after_it_not_beside_it() {
+    re_send_during_a_slow_ticket_e_mail(4).await;
+}

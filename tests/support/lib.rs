@@ -3,6 +3,7 @@
 pub mod app;
 pub mod browser;
 pub mod db;
+pub mod pg;
 pub mod process;
 pub mod smtp;
 

@@ -105,6 +105,19 @@ impl Running {
         self.child.id()
     }
 
+    /// True while the process has not exited.
+    pub fn is_alive(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
+    /// Everything the process wrote so far.
+    pub fn output(&self) -> String {
+        self.output
+            .as_ref()
+            .map(|path| std::fs::read_to_string(path).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
     /// Sends SIGTERM and waits (at most `patience`) for the exit; returns status and all output.
     pub fn terminate(mut self, patience: Duration) -> (Option<i32>, String) {
         signal(self.child.id(), "TERM");

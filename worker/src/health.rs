@@ -4,14 +4,7 @@
 //! queue fetching) and `/metrics` (bearer key of an operator or admin). The listener is meant for
 //! the internal network only; the public site never routes here.
 
-use std::{
-    collections::BTreeMap,
-    sync::{
-        Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 
 use axum::{
     Router,
@@ -24,7 +17,7 @@ use common::{
     auth::{self, Permission},
     metrics::{labels, write_gauge},
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 
 use crate::JobContext;
 
@@ -32,16 +25,37 @@ use crate::JobContext;
 const DATABASE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// What `/readyz` and the health gauges report.
-#[derive(Default)]
 pub struct Health {
-    database_up: AtomicBool,
+    database_up: watch::Sender<bool>,
     queues: Mutex<BTreeMap<&'static str, bool>>,
+}
+
+impl Default for Health {
+    fn default() -> Health {
+        Health {
+            database_up: watch::Sender::new(false),
+            queues: Mutex::default(),
+        }
+    }
 }
 
 impl Health {
     /// Whether the last database check succeeded.
     pub fn database_up(&self) -> bool {
-        self.database_up.load(Ordering::Relaxed)
+        *self.database_up.borrow()
+    }
+
+    /// Resolves when the database comes back after being seen away (not while it stays up):
+    /// a queue waiting out its backoff starts again at once.
+    pub async fn database_back(&self) {
+        let mut up = self.database_up.subscribe();
+        up.borrow_and_update();
+        while up.changed().await.is_ok() {
+            if *up.borrow_and_update() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
     }
 
     /// Records whether `queue`'s worker is fetching.
@@ -94,7 +108,7 @@ pub async fn watch_database(ctx: JobContext, shutdown: impl Future<Output = ()> 
         }
         let check = tokio::time::timeout(DATABASE_CHECK_EVERY, common::db::ping(&ctx.db)).await;
         let up = matches!(check, Ok(Ok(_)));
-        let was = ctx.health.database_up.swap(up, Ordering::Relaxed);
+        let was = ctx.health.database_up.send_replace(up);
         match (first, was, up) {
             (_, true, false) | (true, _, false) => {
                 let error = match check {

@@ -2,7 +2,8 @@
 //! went away mid-fetch, mid-heartbeat or mid-acknowledgement) ends that worker's run and
 //! nothing else: the supervisor marks the queue down, hands the jobs the ended run had taken back
 //! to the queue, and starts a fresh worker (new name, new backend stream, new LISTEN connection)
-//! with capped exponential backoff. Only shutdown ends it.
+//! with capped exponential backoff, or at once when the database watch sees the database come
+//! back. Only shutdown ends it.
 //!
 //! apalis's own `Monitor::should_restart` restarts at once, with no pause between attempts, so
 //! the backoff is ours.
@@ -52,9 +53,8 @@ pub async fn supervise<F, Fut>(
         let name = crate::worker_name(queue);
         let run = start(name.clone(), stop_signal(stopped.clone()));
         tokio::pin!(run);
-        if !failing {
-            ctx.health.set_queue(queue, true);
-        }
+        // Fetching, as far as anyone can tell: a run that fails again says so at once.
+        ctx.health.set_queue(queue, true);
         let started = Instant::now();
         let result = loop {
             tokio::select! {
@@ -63,7 +63,6 @@ pub async fn supervise<F, Fut>(
                     tracing::info!(job.queue = queue, "queue fetching again");
                     failing = false;
                     pause = MIN_PAUSE;
-                    ctx.health.set_queue(queue, true);
                 }
             }
         };
@@ -93,10 +92,10 @@ pub async fn supervise<F, Fut>(
         ended.push(name);
         let mut stop = stopped.clone();
         tokio::select! {
-            () = tokio::time::sleep(pause) => {}
+            () = tokio::time::sleep(pause) => pause = (pause * 2).min(MAX_PAUSE),
+            () = ctx.health.database_back() => pause = MIN_PAUSE,
             _ = stop.wait_for(|s| *s) => return,
         }
-        pause = (pause * 2).min(MAX_PAUSE);
     }
 }
 
