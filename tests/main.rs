@@ -10,5 +10,6 @@ mod cli;
 mod confirmation;
 mod deployment;
 mod ops;
+mod security;
 mod staff;
 mod tickets;
