@@ -199,6 +199,48 @@ pub async fn find_staff_for_login(
     .await
 }
 
+/// Counts a login attempt for the account `email` names before its password is checked, so
+/// that concurrent guesses cannot overtake the count. Returns how long the account stays locked
+/// when this attempt is over `allowed` within `window`, else `None`. Expired counts are
+/// forgotten on the way.
+pub async fn reserve_login_attempt(
+    conn: &mut PgConnection,
+    email: &str,
+    allowed: u32,
+    window: std::time::Duration,
+) -> Result<Option<std::time::Duration>, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM login_failures WHERE window_started_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(window.as_secs_f64())
+    .execute(&mut *conn)
+    .await?;
+    let (failures, remaining): (i32, f64) = sqlx::query_as(
+        "INSERT INTO login_failures (account, failures) VALUES (lower($1), 1)
+         ON CONFLICT (account) DO UPDATE SET failures = login_failures.failures + 1
+         RETURNING failures,
+                   extract(epoch FROM window_started_at + make_interval(secs => $2) - now())::float8",
+    )
+    .bind(email)
+    .bind(window.as_secs_f64())
+    .fetch_one(conn)
+    .await?;
+    let over = u32::try_from(failures).map_or(true, |n| n > allowed);
+    Ok(over.then(|| std::time::Duration::from_secs_f64(remaining.max(1.0))))
+}
+
+/// Forgets the counted attempts of an account after a successful login.
+pub async fn forget_login_attempts(
+    conn: &mut PgConnection,
+    email: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE account = lower($1)")
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A live staff session.
 #[derive(Debug, Clone, FromRow)]
 pub struct StaffSession {

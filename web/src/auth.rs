@@ -18,6 +18,48 @@ use uuid::Uuid;
 
 use crate::{AppState, error::ApiError, pages, session};
 
+/// Password hashes computed at once. Argon2 takes tens of milliseconds of CPU each: it runs on
+/// the blocking pool, never on the threads that serve requests, and logins beyond this many
+/// wait their turn while everything else stays fast.
+pub const PASSWORD_HASHING_SLOTS: usize = 2;
+
+/// True when `password` matches `stored`; with no stored hash (an unknown account) it checks
+/// against a dummy hash, so that unknown accounts take as long as wrong passwords.
+pub async fn verify_password(state: &AppState, password: &str, stored: Option<String>) -> bool {
+    let password = password.to_owned();
+    on_hashing_pool(state, move || {
+        let stored = stored.as_deref().unwrap_or(&DUMMY_HASH);
+        auth::verify_password(&password, stored)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Hashes a new password (argon2id) on the blocking pool.
+pub async fn hash_password(state: &AppState, password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    on_hashing_pool(state, move || auth::hash_password(&password)).await?
+}
+
+async fn on_hashing_pool<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let _slot = state
+        .password_hashing
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("password hashing slots closed: {e}"))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))
+}
+
+/// A real argon2id hash, verified against when the account does not exist.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    auth::hash_password("no such account").expect("hash a constant password")
+});
+
 /// Who acts, for audit entries and check-in records.
 #[derive(Debug, Clone, Copy)]
 pub enum Actor {

@@ -21,7 +21,7 @@ use crate::{
     AppState,
     error::ApiError,
     pages,
-    rate_limit::{Login, Throttle},
+    rate_limit::{LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, Login, Throttle},
 };
 
 /// Name of the session cookie.
@@ -135,29 +135,32 @@ async fn log_in(
         return pages::error_page(e);
     }
     let next = safe_next(&form.next);
-    let refused = |error| {
-        pages::render(
-            StatusCode::UNAUTHORIZED,
-            &LoginPage {
-                email: form.email.clone(),
-                next: next.clone(),
-                error: Some(error),
-            },
-        )
-    };
-    if let Err(e) = state.login_throttle.check(&form.email) {
-        return pages::error_page(e);
-    }
+    let email = form.email.trim();
     let outcome: Result<Option<(String, common::auth::Role)>, ApiError> = async {
         let mut conn = state.db.acquire().await?;
-        let Some(staff) = auth::find_staff_for_login(&mut conn, form.email.trim()).await? else {
-            // Spend the same time as a wrong password, so unknown accounts cannot be told apart.
-            let _ = auth::verify_password(&form.password, &DUMMY_HASH);
+        // Counted before the password is checked: concurrent guesses cannot overtake the lock.
+        let locked = auth::reserve_login_attempt(
+            &mut conn,
+            email,
+            LOGIN_FAILURES_ALLOWED,
+            LOGIN_FAILURE_WINDOW,
+        )
+        .await?;
+        if let Some(wait) = locked {
+            return Err(ApiError::RateLimited {
+                retry_after_seconds: wait.as_secs() + 1,
+            });
+        }
+        let staff = auth::find_staff_for_login(&mut conn, email).await?;
+        drop(conn);
+        let stored = staff.as_ref().map(|s| s.password_hash.clone());
+        // An unknown account spends the same time as a wrong password.
+        let verified = crate::auth::verify_password(&state, &form.password, stored).await;
+        let Some(staff) = staff.filter(|_| verified) else {
             return Ok(None);
         };
-        if !auth::verify_password(&form.password, &staff.password_hash) {
-            return Ok(None);
-        }
+        let mut conn = state.db.acquire().await?;
+        auth::forget_login_attempts(&mut conn, email).await?;
         // A new session id at every login: an id planted before login is worthless.
         if let Some(old) = cookie_value(&headers) {
             auth::delete_session(&mut conn, &old).await?;
@@ -170,7 +173,6 @@ async fn log_in(
     .await;
     match outcome {
         Ok(Some((session, role))) => {
-            state.login_throttle.forget(&form.email);
             let to = if next == "/admin" {
                 crate::admin::pages::landing_for(role)
             } else {
@@ -184,18 +186,19 @@ async fn log_in(
             response
         }
         Ok(None) => {
-            state.login_throttle.record_failure(&form.email);
             tracing::info!("staff login refused");
-            refused("The e-mail address or password is not right.")
+            pages::render(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    email: form.email.clone(),
+                    next,
+                    error: Some("The e-mail address or password is not right."),
+                },
+            )
         }
         Err(e) => pages::error_page(e),
     }
 }
-
-/// A real argon2id hash, verified against when the account does not exist.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    auth::hash_password("no such account").expect("hash a constant password")
-});
 
 #[derive(Deserialize)]
 struct LogoutForm {

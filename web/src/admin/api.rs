@@ -575,7 +575,7 @@ pub async fn save_staff_user(
     if !errors.is_empty() {
         return Err(ApiError::Validation { fields: errors });
     }
-    let hash = auth::hash_password(password)?;
+    let hash = crate::auth::hash_password(state, password).await?;
     let mut tx = state.db.begin().await?;
     let id = auth::upsert_staff_user(&mut tx, email, role, &hash).await?;
     audit::record(
