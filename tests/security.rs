@@ -189,3 +189,282 @@ async fn healthz_answers_while_48_logins_are_hashing_passwords() {
         assert_eq!(login.await.unwrap(), 401);
     }
 }
+
+async fn staff_id(app: &TestApp, email: &str) -> uuid::Uuid {
+    sqlx::query_scalar("SELECT id FROM staff_users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn creating_staff_never_changes_an_existing_account() {
+    let app = TestApp::spawn().await;
+    let (email, password) = app.create_staff(Role::Door).await;
+    let id = staff_id(&app, &email).await;
+    let (door, _) = {
+        let client = TestApp::browserless_client();
+        let login = client
+            .post(app.url("/admin/login"))
+            .form(&[("email", email.as_str()), ("password", password.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 303);
+        (client, ())
+    };
+    sqlx::query("UPDATE staff_users SET disabled_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let again = app
+        .admin_request(
+            Method::POST,
+            "/api/v1/admin/staff",
+            Some(&serde_json::json!({
+                "email": email.to_uppercase(),
+                "role": "admin",
+                "password": "a brand new password",
+            })),
+        )
+        .await;
+
+    assert_eq!(again.status(), 409);
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(body["error"], "already_exists");
+    let (role, disabled): (String, bool) =
+        sqlx::query_as("SELECT role, disabled_at IS NOT NULL FROM staff_users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((role.as_str(), disabled), ("door", true));
+    assert_eq!(
+        log_in(&app, &email, "a brand new password").await.status(),
+        401
+    );
+    assert_eq!(
+        door.get(app.url("/checkin")).send().await.unwrap().status(),
+        303,
+        "disabled, so logged out"
+    );
+
+    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let form = admin
+        .post(app.url("/admin/staff"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", email.as_str()),
+            ("password", "a brand new password"),
+            ("role", "admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 409);
+    assert!(form.text().await.unwrap().contains(r#"id="f-email-error""#));
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
+    let app = TestApp::spawn().await;
+    let (email, _) = app.create_staff(Role::Editor).await;
+    let (admin, csrf) = app.log_in(Role::Admin).await;
+    // The editor logs in (a second staff user of the same role is fine: log_in makes its own).
+    let (editor, _) = app.log_in(Role::Editor).await;
+    let editor_email: String =
+        sqlx::query_scalar("SELECT email FROM staff_users WHERE role = 'editor' AND email <> $1")
+            .bind(&email)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let editor_id = staff_id(&app, &editor_email).await;
+    assert_eq!(
+        editor
+            .get(app.url("/admin/rooms"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let reset = app
+        .admin_request(
+            Method::PATCH,
+            &format!("/api/v1/admin/staff/{editor_id}"),
+            Some(&serde_json::json!({ "password": "the new password" })),
+        )
+        .await;
+
+    assert_eq!(reset.status(), 200);
+    assert_eq!(
+        editor
+            .get(app.url("/admin/rooms"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "the old session ended"
+    );
+    assert_eq!(
+        log_in(&app, &editor_email, "a long enough password")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        log_in(&app, &editor_email, "the new password")
+            .await
+            .status(),
+        303
+    );
+    assert!(
+        audit_actions(&app)
+            .await
+            .contains(&"staff.password_reset".to_owned())
+    );
+
+    // Disable and enable from the page: separate, audited, each ending sessions.
+    let (second, _) = {
+        let client = TestApp::browserless_client();
+        client
+            .post(app.url("/admin/login"))
+            .form(&[
+                ("email", editor_email.as_str()),
+                ("password", "the new password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (client, ())
+    };
+    assert_eq!(
+        second
+            .get(app.url("/admin/rooms"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for action in ["disable", "enable"] {
+        let done = admin
+            .post(app.url(&format!("/admin/staff/{editor_id}")))
+            .form(&[("csrf_token", csrf.as_str()), ("action", action)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), 303, "{action}");
+    }
+    assert_eq!(
+        second
+            .get(app.url("/admin/rooms"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "disabling ended the session"
+    );
+    assert_eq!(
+        log_in(&app, &editor_email, "the new password")
+            .await
+            .status(),
+        303
+    );
+    let actions = audit_actions(&app).await;
+    assert!(
+        actions.contains(&"staff.disable".to_owned())
+            && actions.contains(&"staff.enable".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn create_staff_on_the_command_line_creates_only_and_update_resets_the_password() {
+    let db = tests::db::TestDatabase::create().await;
+    let run = |args: &[&str], password: &str| {
+        tests::process::run(
+            "azione-web",
+            args,
+            &[
+                ("DATABASE_URL", db.url.as_str()),
+                ("AZIONE_STAFF_PASSWORD", password),
+            ],
+        )
+    };
+    let create = [
+        "create-staff",
+        "--email",
+        "usher@example.org",
+        "--role",
+        "door",
+    ];
+    let created = run(&create, "first password");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let mut conn = db.pool.acquire().await.unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM staff_users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let session = common::auth::create_session(&mut conn, id, std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+
+    let recreated = run(
+        &[
+            "create-staff",
+            "--email",
+            "USHER@example.org",
+            "--role",
+            "admin",
+        ],
+        "second password",
+    );
+    assert!(!recreated.status.success());
+    let stderr = String::from_utf8_lossy(&recreated.stderr);
+    assert!(stderr.contains("use --update"), "{stderr}");
+    let role: String = sqlx::query_scalar("SELECT role FROM staff_users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(role, "door");
+
+    let updated = run(
+        &["create-staff", "--update", "--email", "usher@example.org"],
+        "second password",
+    );
+    assert!(
+        updated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&updated.stderr)
+    );
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM staff_users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert!(common::auth::verify_password("second password", &hash));
+    let live = common::auth::find_session(
+        &mut conn,
+        session.expose(),
+        std::time::Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    assert!(live.is_none(), "the reset ended the session");
+}

@@ -27,6 +27,20 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
 }
 
+impl DatabaseConfig {
+    /// `DATABASE_URL` and `DATABASE_MAX_CONNECTIONS`: all that the admin commands need.
+    pub fn from_env() -> anyhow::Result<DatabaseConfig> {
+        let url = required_var("DATABASE_URL")?;
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            bail!("DATABASE_URL must be a postgres:// URL");
+        }
+        Ok(DatabaseConfig {
+            url: url.into(),
+            max_connections: var_or("DATABASE_MAX_CONNECTIONS", 10)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub bind_addr: SocketAddr,
@@ -94,10 +108,6 @@ impl Config {
             bail!("SECRET_KEY must be at least 32 bytes long");
         }
         let public_base_url = parse_base_url(&required_var("PUBLIC_BASE_URL")?)?;
-        let database_url = required_var("DATABASE_URL")?;
-        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
-            bail!("DATABASE_URL must be a postgres:// URL");
-        }
         let mail = match optional_var("SMTP_URL")? {
             None => None,
             Some(url) => Some(MailConfig {
@@ -117,10 +127,7 @@ impl Config {
                 .context("TRUSTED_PROXIES must be a comma-separated list of IP addresses")?,
         };
         Ok(Config {
-            database: DatabaseConfig {
-                url: database_url.into(),
-                max_connections: var_or("DATABASE_MAX_CONNECTIONS", 10)?,
-            },
+            database: DatabaseConfig::from_env()?,
             http: HttpConfig {
                 bind_addr: var_or("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
                 trusted_proxies,

@@ -734,20 +734,20 @@ async fn create_staff(
     kept.remove("password");
     match result {
         Ok(()) => Redirect::to("/admin/staff").into_response(),
-        Err(ApiError::Validation { fields }) => {
+        Err(e @ (ApiError::Validation { .. } | ApiError::Conflict { .. })) => {
+            let status = e.status();
+            let errors = match e {
+                ApiError::Validation { fields } => fields,
+                _ => FieldErrors::from([(
+                    "email".to_owned(),
+                    "belongs to a staff user already".to_owned(),
+                )]),
+            };
             let staff_form = FormState {
                 values: kept,
-                errors: fields,
+                errors,
             };
-            render_staff(
-                &state,
-                nav,
-                staff_form,
-                FormState::default(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            render_staff(&state, nav, staff_form, FormState::default(), None, status).await
         }
         Err(e) => pages::error_page(e),
     }
@@ -764,13 +764,25 @@ async fn update_staff(
     }
     let result = async {
         let id = api::parse_id(&id)?;
-        let disable = form.get("action").is_some_and(|a| a == "disable");
-        let role = if disable {
-            None
-        } else {
-            Some(role_of(&form).map_err(|fields| ApiError::Validation { fields })?)
+        let change = match form.get("action").map(String::as_str) {
+            Some("disable") => api::StaffChange {
+                disabled: Some(true),
+                ..Default::default()
+            },
+            Some("enable") => api::StaffChange {
+                disabled: Some(false),
+                ..Default::default()
+            },
+            Some("reset_password") => api::StaffChange {
+                password: Some(form.get("password").cloned().unwrap_or_default()),
+                ..Default::default()
+            },
+            _ => api::StaffChange {
+                role: Some(role_of(&form).map_err(|fields| ApiError::Validation { fields })?),
+                ..Default::default()
+            },
         };
-        api::change_staff_user(&state, &staff.principal.actor.label(), id, role, disable).await
+        api::change_staff_user(&state, &staff.principal.actor.label(), id, change).await
     }
     .await;
     after_post(result, "/admin/staff", |fields| {
