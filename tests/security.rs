@@ -468,3 +468,81 @@ async fn create_staff_on_the_command_line_creates_only_and_update_resets_the_pas
     .unwrap();
     assert!(live.is_none(), "the reset ended the session");
 }
+
+#[tokio::test]
+async fn every_redirect_trick_after_login_lands_on_the_site() {
+    let app = TestApp::spawn_with(|c| c.booking.rate_limit_per_minute = 0).await;
+    let (email, password) = app.create_staff(Role::Editor).await;
+    let tricks = [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "/ /evil.example",
+        "https://evil.example",
+        "/\u{7f}/evil.example",
+    ];
+    for next in tricks {
+        let response = app
+            .client
+            .post(app.url("/admin/login"))
+            .form(&[
+                ("email", email.as_str()),
+                ("password", password.as_str()),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(response.headers()["location"], "/admin", "{next:?}");
+    }
+    let kept = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[
+            ("email", email.as_str()),
+            ("password", password.as_str()),
+            ("next", "/admin/rooms"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["location"], "/admin/rooms");
+}
+
+#[tokio::test]
+async fn a_login_posted_from_another_site_is_refused() {
+    let app = TestApp::spawn().await;
+    let (email, password) = app.create_staff(Role::Editor).await;
+    let attempt = |headers: &[(&'static str, String)]| {
+        let mut request = app
+            .client
+            .post(app.url("/admin/login"))
+            .form(&[("email", email.as_str()), ("password", password.as_str())]);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+
+    let foreign = attempt(&[("Origin", "https://evil.example".to_owned())])
+        .await
+        .unwrap();
+    let cross = attempt(&[("Sec-Fetch-Site", "cross-site".to_owned())])
+        .await
+        .unwrap();
+    let ours = attempt(&[
+        ("Origin", app.url("")),
+        ("Sec-Fetch-Site", "same-origin".to_owned()),
+    ])
+    .await
+    .unwrap();
+
+    assert_eq!(foreign.status(), 403);
+    assert!(!foreign.headers().contains_key("set-cookie"));
+    assert_eq!(cross.status(), 403);
+    assert!(!cross.headers().contains_key("set-cookie"));
+    assert_eq!(ours.status(), 303);
+}

@@ -95,13 +95,47 @@ struct NextQuery {
     next: String,
 }
 
-/// Only same-site paths are followed after login.
+/// Pages a login may lead to; anything else goes to the landing page.
+const PAGES_AFTER_LOGIN: [&str; 4] = ["/admin", "/checkin", "/ops/", "/t/"];
+
+/// Only a path of one of our staff pages is followed after login: one leading `/`, no
+/// backslash, whitespace or control character (browsers drop a tab in `/\t/evil.example` and
+/// read `//evil.example`, another site).
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let clean = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    let ours = PAGES_AFTER_LOGIN.iter().any(|page| {
+        next.strip_prefix(page).is_some_and(|rest| {
+            page.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?'])
+        })
+    });
+    if clean && ours {
         next.to_owned()
     } else {
         "/admin".to_owned()
     }
+}
+
+/// False for a request another site made the browser send: its `Origin` is not ours, or
+/// `Sec-Fetch-Site` says so. Requests without either header (non-browser clients) pass.
+pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or_default());
+    if fetch_site.is_some_and(|site| site != "same-origin" && site != "none") {
+        return false;
+    }
+    let base = &state.config.public_base_url;
+    let host_at = base.find("://").map_or(0, |i| i + 3);
+    let ours = &base[..base[host_at..]
+        .find('/')
+        .map_or(base.len(), |i| host_at + i)];
+    headers
+        .get(header::ORIGIN)
+        .is_none_or(|origin| origin.to_str().is_ok_and(|o| o == ours))
 }
 
 async fn login_page(Query(q): Query<NextQuery>) -> Response {
@@ -133,6 +167,10 @@ async fn log_in(
 ) -> Response {
     if let Err(e) = throttle {
         return pages::error_page(e);
+    }
+    // Another site must not log the browser into an account of its choosing.
+    if !same_origin(&state, &headers) {
+        return pages::error_page(ApiError::Forbidden);
     }
     let next = safe_next(&form.next);
     let email = form.email.trim();
@@ -231,4 +269,37 @@ async fn log_out(
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&state, "", 0));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_staff_pages_are_followed_after_login() {
+        for good in [
+            "/admin",
+            "/admin/rooms",
+            "/checkin",
+            "/ops/queues",
+            "/t/abc",
+            "/admin?x=1",
+        ] {
+            assert_eq!(safe_next(good), good);
+        }
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            " /admin",
+            "/admin/ x",
+            "/administrator",
+            "/",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), "/admin", "{bad:?}");
+        }
+    }
 }
