@@ -546,3 +546,139 @@ async fn a_login_posted_from_another_site_is_refused() {
     assert!(!cross.headers().contains_key("set-cookie"));
     assert_eq!(ours.status(), 303);
 }
+
+/// Every state-changing route of the router, read from the `.route(…)` calls in the web
+/// crate's source, with `{…}` segments filled in.
+fn state_changing_routes() -> Vec<(Method, String)> {
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../web/src"
+    ))];
+    let mut routes = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).unwrap();
+            let mut rest = source.as_str();
+            while let Some(at) = rest.find(".route(") {
+                rest = &rest[at + ".route(".len()..];
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|(_, c)| {
+                        depth += match c {
+                            '(' => 1,
+                            ')' => -1,
+                            _ => 0,
+                        };
+                        depth == 0
+                    })
+                    .map(|(i, _)| i)
+                    .unwrap();
+                let call = &rest[..end];
+                let template = call.split('"').nth(1).unwrap();
+                let filled: String = template
+                    .split('/')
+                    .map(|segment| {
+                        if segment.starts_with('{') {
+                            uuid::Uuid::new_v4().to_string()
+                        } else {
+                            segment.to_owned()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                for (name, method) in [
+                    ("post", Method::POST),
+                    ("patch", Method::PATCH),
+                    ("delete", Method::DELETE),
+                    ("put", Method::PUT),
+                ] {
+                    let called = call.match_indices(&format!("{name}(")).any(|(i, _)| {
+                        !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                    });
+                    if called {
+                        routes.push((method, filled.clone()));
+                    }
+                }
+            }
+        }
+    }
+    routes
+}
+
+/// Routes that anyone may use without logging in; they change nothing of a session's.
+const ANONYMOUS_POSTS: [&str; 7] = [
+    "/admin/login",
+    "/api/v1/performances/{}/reservations",
+    "/performances/{}/reservations",
+    "/api/v1/reservations/confirm",
+    "/reservations/confirm",
+    "/api/v1/reservations/cancel",
+    "/reservations/cancel",
+];
+
+fn is_anonymous(path: &str) -> bool {
+    ANONYMOUS_POSTS.iter().any(|pattern| {
+        let (want, got): (Vec<_>, Vec<_>) =
+            (pattern.split('/').collect(), path.split('/').collect());
+        want.len() == got.len() && want.iter().zip(&got).all(|(w, g)| *w == "{}" || w == g)
+    })
+}
+
+#[tokio::test]
+async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
+    let app = TestApp::spawn().await;
+    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let routes = state_changing_routes();
+    assert!(routes.len() >= 20, "found only {routes:?}");
+    for pattern in ANONYMOUS_POSTS {
+        let listed = ANONYMOUS_POSTS.iter().filter(|p| **p == pattern).count();
+        let found = routes.iter().filter(|(_, path)| is_anonymous(path)).count();
+        assert!(
+            listed == 1 && found >= ANONYMOUS_POSTS.len(),
+            "{pattern}: update ANONYMOUS_POSTS"
+        );
+    }
+
+    let mut checked = 0;
+    for (method, path) in routes.iter().filter(|(_, path)| !is_anonymous(path)) {
+        let as_form = admin
+            .request(method.clone(), app.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("name=x&csrf_token=forged")
+            .send()
+            .await
+            .unwrap();
+        let as_json = admin
+            .request(method.clone(), app.url(path))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(as_form.status(), 403, "form {method} {path}");
+        assert_eq!(as_json.status(), 403, "JSON {method} {path}");
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked} routes checked");
+
+    // The session itself still works, with its token.
+    let with_token = admin
+        .post(app.url("/admin/rooms"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "Sala"),
+            ("capacity", "10"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), 303);
+}

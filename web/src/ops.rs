@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use askama::Template;
 use axum::{
-    Form, Json, Router,
+    Json, Router,
     extract::{MatchedPath, Path, Request, State},
     http::{Method, StatusCode, header},
     middleware::Next,
@@ -225,22 +225,12 @@ async fn queues_page(staff: StaffPage<WatchOperations>, State(state): State<AppS
     }
 }
 
-#[derive(serde::Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 async fn job_form(
     staff: StaffPage<WatchOperations>,
     state: AppState,
-    form: CsrfForm,
     id: &str,
     action: JobAction,
 ) -> Response {
-    if !staff.csrf_ok(&state, &form.csrf_token) {
-        return pages::error_page(ApiError::Forbidden);
-    }
     match act_on_job(&state, &staff.principal.actor.label(), id, action).await {
         Ok(()) => Redirect::to("/ops/queues").into_response(),
         Err(e) => pages::error_page(e),
@@ -251,28 +241,22 @@ async fn retry_job_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
 ) -> Response {
-    job_form(staff, state, form, &id, JobAction::Retry).await
+    job_form(staff, state, &id, JobAction::Retry).await
 }
 
 async fn kill_job_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
 ) -> Response {
-    job_form(staff, state, form, &id, JobAction::Kill).await
+    job_form(staff, state, &id, JobAction::Kill).await
 }
 
 async fn retry_failed_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
-    Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !staff.csrf_ok(&state, &form.csrf_token) {
-        return pages::error_page(ApiError::Forbidden);
-    }
     match retry_all(&state, &staff.principal.actor.label()).await {
         Ok(_) => Redirect::to("/ops/queues").into_response(),
         Err(e) => pages::error_page(e),

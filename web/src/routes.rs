@@ -16,7 +16,7 @@ use tower_http::{
 use tracing::Span;
 
 use crate::{
-    AppState, admin, booking, catalogue, checkin, confirmation, error::ApiError,
+    AppState, admin, auth, booking, catalogue, checkin, confirmation, error::ApiError,
     extract::MAX_BODY_BYTES, ops, pages, session, tickets,
 };
 
@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(pages::router())
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(auth::lift_form_csrf_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

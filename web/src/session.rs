@@ -6,7 +6,7 @@ use askama::Template;
 use axum::{
     Form, Router,
     extract::{Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
@@ -238,31 +238,22 @@ async fn log_in(
     }
 }
 
-#[derive(Deserialize)]
-struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-async fn log_out(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
-) -> Response {
-    let Some(session) = cookie_value(&headers) else {
-        return Redirect::to("/admin/login").into_response();
+async fn log_out(State(state): State<AppState>, parts: Parts) -> Response {
+    // Through `authenticate`, so a logout from another site fails the CSRF check.
+    let session = match crate::auth::authenticate(&parts, &state).await {
+        Ok(principal) => principal.and_then(|p| p.session),
+        Err(e) => return pages::error_page(e),
     };
-    if !csrf_matches(&state, &session, &form.csrf_token) {
-        return pages::error_page(ApiError::Forbidden);
-    }
-    let deleted: Result<(), ApiError> = async {
-        let mut conn = state.db.acquire().await?;
-        auth::delete_session(&mut conn, &session).await?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = deleted {
-        return pages::error_page(e);
+    if let Some(session) = session {
+        let deleted: Result<(), ApiError> = async {
+            let mut conn = state.db.acquire().await?;
+            auth::delete_session(&mut conn, &session).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = deleted {
+            return pages::error_page(e);
+        }
     }
     let mut response = Redirect::to("/admin/login").into_response();
     response

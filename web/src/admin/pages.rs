@@ -137,16 +137,6 @@ fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
     JsonObject(map)
 }
 
-/// A 403 page unless the form carries this session's CSRF token.
-fn csrf_refused<P: crate::auth::Requirement>(
-    staff: &StaffPage<P>,
-    state: &AppState,
-    form: &FormFields,
-) -> Option<Response> {
-    let presented = form.get("csrf_token").map_or("", String::as_str);
-    (!staff.csrf_ok(state, presented)).then(|| pages::error_page(ApiError::Forbidden))
-}
-
 /// Ends a form post: back to `to` on success, the page again with errors on a 422.
 fn after_post(
     result: ApiResult<()>,
@@ -263,9 +253,6 @@ async fn create_room(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let actor = staff.principal.actor.label();
     let result = api::save_new_room(&state, &actor, form_object(&form, &["capacity"])).await;
     match result {
@@ -293,9 +280,6 @@ async fn update_room(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let id = api::parse_id(&id)?;
         api::save_room_changes(
@@ -428,9 +412,6 @@ async fn create_performance(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let actor = staff.principal.actor.label();
     match api::save_new_performance(&state, &actor, form_object(&form, &NUMERIC)).await {
         Ok(p) => Redirect::to(&format!("/admin/performances/{}", p.id)).into_response(),
@@ -475,9 +456,6 @@ async fn update_performance(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let current = match crate::catalogue::load(&state, &id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
@@ -607,11 +585,7 @@ async fn resend_ticket(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result: ApiResult<Uuid> = async {
         let id = api::parse_id(&id)?;
         let mut conn = state.db.acquire().await?;
@@ -711,9 +685,6 @@ async fn create_staff(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let role = role_of(&form).map_err(|fields| ApiError::Validation { fields })?;
         let email = form.get("email").map_or("", |e| e.trim());
@@ -759,9 +730,6 @@ async fn update_staff(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let id = api::parse_id(&id)?;
         let change = match form.get("action").map(String::as_str) {
@@ -799,9 +767,6 @@ async fn create_api_key(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let role = role_of(&form).map_err(|fields| ApiError::Validation { fields })?;
         let label = form.get("label").map_or("", String::as_str);
@@ -844,11 +809,7 @@ async fn revoke_api_key(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let id = api::parse_id(&id)?;
         api::withdraw_api_key(&state, &staff.principal.actor.label(), id).await
