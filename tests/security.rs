@@ -682,3 +682,28 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
         .unwrap();
     assert_eq!(with_token.status(), 303);
 }
+
+#[tokio::test]
+async fn the_confirmation_email_does_not_carry_the_name_a_visitor_typed() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_performance(tests::PerformanceSpec::default())
+        .await;
+    let name = "Win a prize at evil.example";
+
+    let booked = app
+        .post_reservation(
+            id,
+            &serde_json::json!({ "name": name, "email": "someone@example.org", "party_size": 1 }),
+        )
+        .await;
+
+    assert_eq!(booked.status(), 202);
+    let mail = app.wait_for_mail("someone@example.org", 1).await.remove(0);
+    assert!(mail.token_after("/reservations/confirm?token=").is_some());
+    assert!(
+        !mail.unfolded().contains("evil.example"),
+        "{}",
+        mail.unfolded()
+    );
+}

@@ -70,13 +70,15 @@ async fn create_reservation(
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
 }
 
-/// The one transaction of a booking.
+/// The one transaction of a booking. Over a per-address cap it writes nothing but answers
+/// as for an accepted booking: the visitor cannot tell, so the caps reveal nothing about an
+/// address.
 async fn book(
     state: &AppState,
     performance_id: Uuid,
     new: &NewReservation,
     RequestId(request_id): RequestId,
-) -> Result<Uuid, BookingError> {
+) -> Result<(), BookingError> {
     let limits = &state.config.booking;
     let email_limits = if limits.rate_limit_per_minute == 0 {
         EmailLimits {
@@ -105,15 +107,18 @@ async fn book(
     }
     .await;
     let outcome = match &result {
-        Ok(id) => {
+        Ok(Some(id)) => {
             tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");
             "accepted"
+        }
+        Ok(None) => {
+            tracing::info!(performance.id = %performance_id, "booking over a per-address cap discarded");
+            "address_cap"
         }
         Err(BookingError::NotFound) => "not_found",
         Err(BookingError::BookingClosed) => "booking_closed",
         Err(BookingError::PartyTooLarge { .. }) => "validation_failed",
         Err(BookingError::InsufficientCapacity) => "insufficient_capacity",
-        Err(BookingError::RateLimited { .. }) => "rate_limited",
         Err(BookingError::Db(_)) => "error",
     };
     state.metrics.inc(
@@ -121,7 +126,7 @@ async fn book(
         "Booking attempts that reached the database, by outcome.",
         &[("outcome", outcome)],
     );
-    result
+    result.map(|_| ())
 }
 
 /// The booking form's values and problems, kept so a visitor never retypes what was right.

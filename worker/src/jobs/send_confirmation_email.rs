@@ -16,7 +16,6 @@ use crate::{JobContext, JobError, jobs::message_id, mailer::Email};
 #[derive(Template)]
 #[template(path = "confirmation.txt")]
 struct TextBody<'a> {
-    name: &'a str,
     title: &'a str,
     when: String,
     room: &'a str,
@@ -28,7 +27,6 @@ struct TextBody<'a> {
 #[derive(Template)]
 #[template(path = "confirmation.html")]
 struct HtmlBody<'a> {
-    name: &'a str,
     title: &'a str,
     when: String,
     room: &'a str,
@@ -57,7 +55,8 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
         tracing::info!("confirmation e-mail not needed any more");
         return Ok(());
     }
-    let (Some(to), Some(name)) = (r.email, r.name) else {
+    // The visitor's free-text name stays out: anyone can book in any address's name.
+    let Some(to) = r.email else {
         tracing::info!("personal data already erased; nothing to send");
         return Ok(());
     };
@@ -72,7 +71,6 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
     let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
     let valid_for = describe_duration(ttl);
     let text = TextBody {
-        name: &name,
         title: &r.title,
         when: when.clone(),
         room: &r.room,
@@ -81,7 +79,6 @@ async fn send(ctx: &JobContext, reservation_id: Uuid) -> Result<(), JobError> {
         valid_for: valid_for.clone(),
     };
     let html = HtmlBody {
-        name: &name,
         title: &r.title,
         when,
         room: &r.room,
