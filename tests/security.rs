@@ -707,3 +707,37 @@ async fn the_confirmation_email_does_not_carry_the_name_a_visitor_typed() {
         mail.unfolded()
     );
 }
+
+#[tokio::test]
+async fn the_booking_form_refuses_fields_it_does_not_have() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_performance(tests::PerformanceSpec::default())
+        .await;
+    let before = app.row_counts().await;
+
+    let response = app
+        .client
+        .post(app.url(&format!("/performances/{id}/reservations")))
+        .form(&[
+            ("name", "Mirandolina"),
+            ("email", "mirandolina@example.org"),
+            ("party_size", "2"),
+            ("status", "confirmed"),
+            ("checked_in", "true"),
+            ("token", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"id="unknown-fields-error""#), "{html}");
+    assert!(html.contains("status, checked_in, token"), "{html}");
+    assert!(
+        html.contains(r#"value="Mirandolina""#),
+        "the form keeps what was typed"
+    );
+    assert_eq!(app.row_counts().await, before, "nothing stored");
+}

@@ -144,11 +144,32 @@ pub struct BookingForm {
     pub party_size: String,
     #[serde(skip)]
     errors: FieldErrors,
+    /// Names of posted fields the form does not have (`status`, `token`, …): refused, as the
+    /// JSON API refuses unknown members.
+    #[serde(skip)]
+    pub unknown: Vec<String>,
 }
 
 impl BookingForm {
+    /// The form as posted; fields it does not have are kept in `unknown`.
+    fn from_pairs(pairs: Vec<(String, String)>) -> BookingForm {
+        let mut form = BookingForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "name" => form.name = value,
+                "email" => form.email = value,
+                "phone" => form.phone = value,
+                "notes" => form.notes = value,
+                "party_size" => form.party_size = value,
+                _ if !form.unknown.contains(&name) => form.unknown.push(name),
+                _ => {}
+            }
+        }
+        form
+    }
+
     pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
+        !self.errors.is_empty() || !self.unknown.is_empty()
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
@@ -177,8 +198,9 @@ async fn submit_booking_form(
     request_id: RequestId,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(mut form): Form<BookingForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let mut form = BookingForm::from_pairs(pairs);
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
@@ -188,6 +210,9 @@ async fn submit_booking_form(
     };
     let parsed = form.input().and_then(NewReservation::parse);
     let outcome = match parsed {
+        _ if !form.unknown.is_empty() => Err(ApiError::Validation {
+            fields: FieldErrors::new(),
+        }),
         Ok(new) => book(&state, performance.id, &new, request_id)
             .await
             .map_err(ApiError::from),
