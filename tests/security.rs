@@ -533,8 +533,15 @@ async fn a_login_posted_from_another_site_is_refused() {
     let cross = attempt(&[("Sec-Fetch-Site", "cross-site".to_owned())])
         .await
         .unwrap();
+    let foreign_despite_null = attempt(&[
+        ("Origin", "null".to_owned()),
+        ("Sec-Fetch-Site", "cross-site".to_owned()),
+    ])
+    .await
+    .unwrap();
+    // What a browser sends for our own form (no-referrer makes the Origin null).
     let ours = attempt(&[
-        ("Origin", app.url("")),
+        ("Origin", "null".to_owned()),
         ("Sec-Fetch-Site", "same-origin".to_owned()),
     ])
     .await
@@ -544,6 +551,7 @@ async fn a_login_posted_from_another_site_is_refused() {
     assert!(!foreign.headers().contains_key("set-cookie"));
     assert_eq!(cross.status(), 403);
     assert!(!cross.headers().contains_key("set-cookie"));
+    assert_eq!(foreign_despite_null.status(), 403);
     assert_eq!(ours.status(), 303);
 }
 

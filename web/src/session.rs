@@ -119,14 +119,14 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-/// False for a request another site made the browser send: its `Origin` is not ours, or
-/// `Sec-Fetch-Site` says so. Requests without either header (non-browser clients) pass.
+/// False for a request another site made the browser send. `Sec-Fetch-Site` decides where
+/// the browser sends it (every current one does); otherwise an `Origin` other than ours.
+/// Our pages say `Referrer-Policy: no-referrer`, which makes browsers send `Origin: null` for
+/// our own forms, so `null` alone does not refuse. Requests with neither header (non-browser
+/// clients) pass.
 pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    let fetch_site = headers
-        .get("sec-fetch-site")
-        .map(|v| v.to_str().unwrap_or_default());
-    if fetch_site.is_some_and(|site| site != "same-origin" && site != "none") {
-        return false;
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
     }
     let base = &state.config.public_base_url;
     let host_at = base.find("://").map_or(0, |i| i + 3);
@@ -135,7 +135,7 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
         .map_or(base.len(), |i| host_at + i)];
     headers
         .get(header::ORIGIN)
-        .is_none_or(|origin| origin.to_str().is_ok_and(|o| o == ours))
+        .is_none_or(|origin| origin.to_str().is_ok_and(|o| o == ours || o == "null"))
 }
 
 async fn login_page(Query(q): Query<NextQuery>) -> Response {
