@@ -749,3 +749,50 @@ async fn the_booking_form_refuses_fields_it_does_not_have() {
     );
     assert_eq!(app.row_counts().await, before, "nothing stored");
 }
+
+#[tokio::test]
+async fn staff_pages_personal_data_and_tokens_are_never_cached() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_performance(tests::PerformanceSpec::default())
+        .await;
+    let ticket = app.ticket_for(id, "cached@example.org", 1).await;
+    let (admin, _) = app.log_in(Role::Admin).await;
+    let pages = [
+        "/admin".to_owned(),
+        "/admin/rooms".to_owned(),
+        "/admin/performances/new".to_owned(),
+        format!("/admin/performances/{id}"),
+        format!("/admin/performances/{id}/reservations"),
+        format!("/admin/performances/{id}/reservations.csv"),
+        "/admin/staff".to_owned(),
+        "/admin/audit".to_owned(),
+        "/checkin".to_owned(),
+        "/ops/queues".to_owned(),
+        format!("/api/v1/admin/performances/{id}/reservations"),
+        "/api/v1/admin/staff".to_owned(),
+        "/api/v1/admin/audit".to_owned(),
+        format!("/t/{}", ticket.ticket),
+        format!("/reservations/confirm?token={}", ticket.confirmation),
+        format!("/reservations/cancel?token={}", ticket.cancel),
+    ];
+    for path in &pages {
+        let response = admin.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    let stylesheet = app.get("/static/app.css").await;
+    assert!(
+        stylesheet.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+}

@@ -44,6 +44,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ops::record_request,
         ))
+        // Staff pages, personal data and tokens must not stay in any cache; only the static
+        // assets, which say so themselves, may be cached.
+        .layer(header_if_missing(header::CACHE_CONTROL, "no-store"))
         .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
         // Confirm and cancel links carry tokens in the query string: never pass them on.
