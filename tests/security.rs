@@ -796,3 +796,32 @@ async fn staff_pages_personal_data_and_tokens_are_never_cached() {
             .contains("max-age")
     );
 }
+
+#[test]
+fn the_worker_refuses_smtp_credentials_over_a_clear_connection() {
+    let vars = |smtp_url| {
+        [
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("PUBLIC_BASE_URL", "https://tickets.example.org"),
+            ("SMTP_URL", smtp_url),
+            ("MAIL_FROM", "tickets@example.org"),
+        ]
+    };
+
+    let output = tests::process::run(
+        "azione-worker",
+        &[],
+        &vars("smtp://user:secret-pass@mail.example.org:587"),
+    );
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("SMTP_URL"), "{stderr}");
+    assert!(
+        !stderr.contains("secret-pass"),
+        "the password is not repeated"
+    );
+}

@@ -292,11 +292,37 @@ fn parse_base_url(url: &str) -> anyhow::Result<String> {
     }
 }
 
+/// Accepts lettre's URL forms, but never a password sent in clear: credentials need
+/// `smtps://` or `?tls=required`, unless the relay is on this machine (loopback).
 fn parse_smtp_url(url: &str) -> anyhow::Result<String> {
-    if url.starts_with("smtp://") || url.starts_with("smtps://") {
+    let Some(rest) = url.strip_prefix("smtp://") else {
+        if url.starts_with("smtps://") {
+            return Ok(url.to_owned());
+        }
+        bail!("SMTP_URL must start with smtp:// or smtps://")
+    };
+    let (authority, query) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let Some((_credentials, host_port)) = authority.rsplit_once('@') else {
+        return Ok(url.to_owned());
+    };
+    let tls_required = query
+        .split(['?', '&'])
+        .any(|pair| pair.eq_ignore_ascii_case("tls=required"));
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls_required || loopback {
         Ok(url.to_owned())
     } else {
-        bail!("SMTP_URL must start with smtp:// or smtps://")
+        bail!("SMTP_URL has credentials but no TLS: use smtps:// or add ?tls=required")
     }
 }
 
@@ -310,5 +336,33 @@ fn parse_mail_from(from: &str) -> anyhow::Result<String> {
         Ok(from.to_owned())
     } else {
         bail!("MAIL_FROM must be an e-mail address")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_smtp_url;
+
+    #[test]
+    fn smtp_credentials_are_refused_over_a_clear_connection_except_on_loopback() {
+        for refused in [
+            "smtp://user:pass@mail.example.org:587",
+            "smtp://user:pass@mail.example.org",
+            "smtp://user:pass@mail.example.org:587?tls=opportunistic",
+            "smtp://user:pass@192.0.2.1:25",
+        ] {
+            let error = parse_smtp_url(refused).unwrap_err().to_string();
+            assert!(error.contains("SMTP_URL"), "{refused}: {error}");
+        }
+        for accepted in [
+            "smtps://user:pass@mail.example.org:465",
+            "smtp://user:pass@mail.example.org:587?tls=required",
+            "smtp://mail.example.org:25",
+            "smtp://user:pass@127.0.0.1:2525",
+            "smtp://user:pass@localhost:25",
+            "smtp://user:pass@[::1]:25",
+        ] {
+            assert!(parse_smtp_url(accepted).is_ok(), "{accepted}");
+        }
     }
 }
