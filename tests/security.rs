@@ -825,3 +825,36 @@ fn the_worker_refuses_smtp_credentials_over_a_clear_connection() {
         "the password is not repeated"
     );
 }
+
+#[tokio::test]
+async fn ipv6_clients_share_one_budget_per_64_prefix() {
+    let app = TestApp::spawn_with(|c| {
+        c.booking.rate_limit_per_minute = 2;
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let id = app
+        .create_performance(tests::PerformanceSpec::default())
+        .await;
+    let book_from = |client: &'static str, n: usize| {
+        app.client
+            .post(app.url(&format!("/api/v1/performances/{id}/reservations")))
+            .header("X-Forwarded-For", client)
+            .json(&serde_json::json!({
+                "name": "Mirandolina",
+                "email": format!("guest{n}@example.org"),
+                "party_size": 1,
+            }))
+            .send()
+    };
+
+    assert_eq!(book_from("2001:db8:0:1::1", 1).await.unwrap().status(), 202);
+    assert_eq!(book_from("2001:db8:0:1::2", 2).await.unwrap().status(), 202);
+    let rotated = book_from("2001:db8:0:1:ffff:1234:5678:9abc", 3)
+        .await
+        .unwrap();
+    let neighbour = book_from("2001:db8:0:2::1", 4).await.unwrap();
+
+    assert_eq!(rotated.status(), 429, "another address of the same /64");
+    assert_eq!(neighbour.status(), 202, "another /64 has its own budget");
+}
