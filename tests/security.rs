@@ -858,3 +858,31 @@ async fn ipv6_clients_share_one_budget_per_64_prefix() {
     assert_eq!(rotated.status(), 429, "another address of the same /64");
     assert_eq!(neighbour.status(), 202, "another /64 has its own budget");
 }
+
+#[tokio::test]
+async fn admin_with_a_trailing_slash_is_the_admin_landing_page() {
+    let app = TestApp::spawn().await;
+    let (editor, _) = app.log_in(Role::Editor).await;
+    let (door, _) = app.log_in(Role::Door).await;
+
+    let anonymous = app.get("/admin/").await;
+    let as_editor = editor.get(app.url("/admin/")).send().await.unwrap();
+    let as_door = door.get(app.url("/admin/")).send().await.unwrap();
+
+    assert_eq!(anonymous.status(), 303);
+    assert!(
+        anonymous.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/admin/login")
+    );
+    assert_eq!(as_editor.status(), 200);
+    assert!(
+        as_editor
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"<meta name="csrf-token""#)
+    );
+    assert_eq!(as_door.headers()["location"], "/checkin");
+}

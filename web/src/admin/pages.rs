@@ -36,6 +36,7 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(home))
+        .route("/admin/", get(home))
         .route("/admin/rooms", get(rooms_page).post(create_room))
         .route("/admin/rooms/{id}", post(update_room))
         .route("/admin/performances/new", get(new_performance_page))
