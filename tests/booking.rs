@@ -373,13 +373,23 @@ async fn one_email_address_cannot_be_flooded_from_many_client_addresses() {
         .unwrap();
     let someone_else = book_from("203.0.113.3", "other@example.org").await.unwrap();
 
-    assert_eq!(third.status(), 429);
-    assert!(third.headers().contains_key("retry-after"));
+    // Over the cap: answered exactly like an accepted booking, but nothing stored or sent.
+    assert_eq!(third.status(), 202);
+    assert!(!third.headers().contains_key("retry-after"));
     assert_eq!(
-        third.json::<Value>().await.unwrap()["error"],
-        "rate_limited"
+        third.json::<Value>().await.unwrap(),
+        json!({ "status": "pending" })
     );
     assert_eq!(someone_else.status(), 202);
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM reservations WHERE lower(email) = 'target@example.org'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 2);
+    app.wait_for_jobs().await;
+    assert_eq!(app.smtp.messages_to("target@example.org").len(), 2);
 }
 
 #[tokio::test]
@@ -395,7 +405,31 @@ async fn pending_reservations_per_address_and_performance_are_capped() {
 
     assert_eq!(app.post_reservation(id, &valid()).await.status(), 202);
     assert_eq!(app.post_reservation(id, &valid()).await.status(), 202);
-    assert_eq!(app.post_reservation(id, &valid()).await.status(), 429);
+    let before = app.row_counts().await;
+    let over = app.post_reservation(id, &valid()).await;
+    assert_eq!(over.status(), 202);
+    assert_eq!(
+        over.json::<Value>().await.unwrap(),
+        json!({ "status": "pending" })
+    );
+    assert_eq!(
+        app.row_counts().await,
+        before,
+        "over the cap: nothing stored or queued"
+    );
+    let form = app
+        .client
+        .post(app.url(&format!("/performances/{id}/reservations")))
+        .form(&[
+            ("name", "Mirandolina"),
+            ("email", "mirandolina@example.org"),
+            ("party_size", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 202, "the form answers as accepted too");
+    assert_eq!(app.row_counts().await, before);
     assert_eq!(app.post_reservation(other, &valid()).await.status(), 202);
 }
 

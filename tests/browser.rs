@@ -59,7 +59,7 @@ async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warni
     let password = "door staff password";
     let mut conn = app.db.acquire().await.unwrap();
     let hash = common::auth::hash_password(password).unwrap();
-    common::auth::upsert_staff_user(&mut conn, "door@azionelab.test", Role::Door, &hash)
+    common::auth::insert_staff_user(&mut conn, "door@azionelab.test", Role::Door, &hash)
         .await
         .unwrap();
     drop(conn);

@@ -1024,3 +1024,21 @@ async fn nginx_cuts_a_burst_of_bookings_from_one_client_before_the_app_sees_it()
     let page = nginx.https(client, "GET", "/", &[], None).await;
     assert_eq!(page.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_refuses_methods_the_app_does_not_serve() {
+    let app = TestApp::spawn_with(|c| c.http.trusted_proxies = vec![ip("127.0.0.1")]).await;
+    let nginx = Nginx::start(app.addr).await;
+    let client = ip("127.0.0.5");
+
+    for method in ["FOO", "PROPFIND", "PUT", "TRACE"] {
+        let reply = nginx.https(client, method, "/healthz", &[], None).await;
+        assert_eq!(reply.status, 405, "{method}");
+        assert!(!reply.answered_by_app(), "{method} reached the app");
+    }
+    for method in ["GET", "HEAD"] {
+        let reply = nginx.https(client, method, "/healthz", &[], None).await;
+        assert_eq!(reply.status, 200, "{method}");
+        assert!(reply.answered_by_app());
+    }
+}

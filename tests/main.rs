@@ -11,5 +11,6 @@ mod confirmation;
 mod deployment;
 mod ops;
 mod resilience;
+mod security;
 mod staff;
 mod tickets;

@@ -860,7 +860,7 @@ async fn the_audit_log_records_who_changed_what_without_personal_data() {
         "performance.create",
         "performance.update",
         "api_key.create",
-        "staff.save",
+        "staff.create",
         "checkin",
     ] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");

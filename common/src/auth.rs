@@ -155,26 +155,52 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     })
 }
 
-/// Creates a staff user, or updates the role and password of the one with this e-mail.
-pub async fn upsert_staff_user(
+/// Creates a staff user; `None` when the address is taken (compared case-insensitively).
+/// Creation never changes an existing account: that is what the explicit changes below do.
+pub async fn insert_staff_user(
     conn: &mut PgConnection,
     email: &str,
     role: Role,
     password_hash: &str,
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO staff_users (id, email, password_hash, role) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (lower(email)) DO UPDATE
-            SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role,
-                updated_at = now(), disabled_at = NULL
+         ON CONFLICT (lower(email)) DO NOTHING
          RETURNING id",
     )
     .bind(Uuid::new_v4())
     .bind(email)
     .bind(password_hash)
     .bind(role)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await
+}
+
+/// The id of the staff user with this address (case-insensitive), enabled or not.
+pub async fn find_staff_id(
+    conn: &mut PgConnection,
+    email: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM staff_users WHERE lower(email) = lower($1)")
+        .bind(email)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Sets a new password and ends every session of the user; false if there is no such user.
+pub async fn reset_staff_password(
+    conn: &mut PgConnection,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE staff_users SET password_hash = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(password_hash)
+            .execute(&mut *conn)
+            .await?;
+    end_sessions_of(conn, id).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A staff user as the login form needs it.
@@ -197,6 +223,48 @@ pub async fn find_staff_for_login(
     .bind(email)
     .fetch_optional(conn)
     .await
+}
+
+/// Counts a login attempt for the account `email` names before its password is checked, so
+/// that concurrent guesses cannot overtake the count. Returns how long the account stays locked
+/// when this attempt is over `allowed` within `window`, else `None`. Expired counts are
+/// forgotten on the way.
+pub async fn reserve_login_attempt(
+    conn: &mut PgConnection,
+    email: &str,
+    allowed: u32,
+    window: std::time::Duration,
+) -> Result<Option<std::time::Duration>, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM login_failures WHERE window_started_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(window.as_secs_f64())
+    .execute(&mut *conn)
+    .await?;
+    let (failures, remaining): (i32, f64) = sqlx::query_as(
+        "INSERT INTO login_failures (account, failures) VALUES (lower($1), 1)
+         ON CONFLICT (account) DO UPDATE SET failures = login_failures.failures + 1
+         RETURNING failures,
+                   extract(epoch FROM window_started_at + make_interval(secs => $2) - now())::float8",
+    )
+    .bind(email)
+    .bind(window.as_secs_f64())
+    .fetch_one(conn)
+    .await?;
+    let over = u32::try_from(failures).map_or(true, |n| n > allowed);
+    Ok(over.then(|| std::time::Duration::from_secs_f64(remaining.max(1.0))))
+}
+
+/// Forgets the counted attempts of an account after a successful login.
+pub async fn forget_login_attempts(
+    conn: &mut PgConnection,
+    email: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE account = lower($1)")
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// A live staff session.
@@ -267,6 +335,17 @@ pub struct StaffUser {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+/// One staff user.
+pub async fn find_staff_user(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<StaffUser>, sqlx::Error> {
+    sqlx::query_as("SELECT id, email, role, created_at, disabled_at FROM staff_users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// All staff users by e-mail.
 pub async fn list_staff_users(conn: &mut PgConnection) -> Result<Vec<StaffUser>, sqlx::Error> {
     sqlx::query_as(
@@ -291,12 +370,19 @@ pub async fn update_staff_role(
     Ok(done.rows_affected() == 1)
 }
 
-/// Disables a staff user and ends their sessions.
-pub async fn disable_staff_user(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+/// Disables or enables a staff user and ends their sessions; false if there is no such user.
+pub async fn set_staff_disabled(
+    conn: &mut PgConnection,
+    id: Uuid,
+    disabled: bool,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE staff_users SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disabled_at IS NULL",
+        "UPDATE staff_users
+            SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END, updated_at = now()
+          WHERE id = $1",
     )
     .bind(id)
+    .bind(disabled)
     .execute(&mut *conn)
     .await?;
     end_sessions_of(conn, id).await?;

@@ -139,13 +139,13 @@ pub enum BookingError {
     PartyTooLarge { max: i32 },
     #[error("not enough seats are available")]
     InsufficientCapacity,
-    #[error("too many bookings for this e-mail address")]
-    RateLimited { retry_after_seconds: u64 },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-/// Per-address caps that stop the booking form from being used to flood someone's inbox.
+/// Per-address caps that stop the booking form from being used to flood someone's inbox. A
+/// request over a cap is answered like an accepted booking but stores and sends nothing, so
+/// that the answer tells nobody whether an address has booked.
 #[derive(Debug, Clone, Copy)]
 pub struct EmailLimits {
     /// 0 disables.
@@ -155,7 +155,8 @@ pub struct EmailLimits {
 }
 
 /// Checks the performance and writes a pending reservation plus its confirmation-email job.
-/// The caller owns the transaction: both rows commit together or not at all.
+/// The caller owns the transaction: both rows commit together or not at all. `None` when the
+/// address is over one of its caps: then nothing is written.
 pub async fn create_reservation(
     conn: &mut PgConnection,
     performance_id: Uuid,
@@ -163,7 +164,7 @@ pub async fn create_reservation(
     limits: EmailLimits,
     max_attempts: usize,
     request_id: Option<Uuid>,
-) -> Result<Uuid, BookingError> {
+) -> Result<Option<Uuid>, BookingError> {
     let performance = catalogue::find_performance(conn, performance_id)
         .await?
         .ok_or(BookingError::NotFound)?;
@@ -178,7 +179,9 @@ pub async fn create_reservation(
     if i64::from(new.party_size) > performance.seats_available() {
         return Err(BookingError::InsufficientCapacity);
     }
-    check_email_limits(conn, performance_id, &new.email, limits).await?;
+    if over_email_limits(conn, performance_id, &new.email, limits).await? {
+        return Ok(None);
+    }
 
     let id = Uuid::new_v4();
     sqlx::query(
@@ -203,29 +206,26 @@ pub async fn create_reservation(
         max_attempts,
     )
     .await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
-async fn check_email_limits(
+/// True when the address has used up one of its caps.
+async fn over_email_limits(
     conn: &mut PgConnection,
     performance_id: Uuid,
     email: &str,
     limits: EmailLimits,
-) -> Result<(), BookingError> {
+) -> Result<bool, sqlx::Error> {
     if limits.per_hour > 0 {
-        let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-            "SELECT count(*), min(created_at) FROM reservations
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reservations
               WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour'",
         )
         .bind(email)
         .fetch_one(&mut *conn)
         .await?;
         if count >= i64::from(limits.per_hour) {
-            let free_at = oldest.unwrap_or_else(Utc::now) + chrono::Duration::hours(1);
-            let wait = (free_at - Utc::now()).num_seconds().max(1);
-            return Err(BookingError::RateLimited {
-                retry_after_seconds: wait as u64,
-            });
+            return Ok(true);
         }
     }
     if limits.pending_per_performance > 0 {
@@ -238,12 +238,10 @@ async fn check_email_limits(
         .fetch_one(&mut *conn)
         .await?;
         if pending >= i64::from(limits.pending_per_performance) {
-            return Err(BookingError::RateLimited {
-                retry_after_seconds: 3600,
-            });
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// What staff with access to personal data see of a reservation.

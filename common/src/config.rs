@@ -27,6 +27,20 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
 }
 
+impl DatabaseConfig {
+    /// `DATABASE_URL` and `DATABASE_MAX_CONNECTIONS`: all that the admin commands need.
+    pub fn from_env() -> anyhow::Result<DatabaseConfig> {
+        let url = required_var("DATABASE_URL")?;
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            bail!("DATABASE_URL must be a postgres:// URL");
+        }
+        Ok(DatabaseConfig {
+            url: url.into(),
+            max_connections: var_or("DATABASE_MAX_CONNECTIONS", 10)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub bind_addr: SocketAddr,
@@ -94,10 +108,6 @@ impl Config {
             bail!("SECRET_KEY must be at least 32 bytes long");
         }
         let public_base_url = parse_base_url(&required_var("PUBLIC_BASE_URL")?)?;
-        let database_url = required_var("DATABASE_URL")?;
-        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
-            bail!("DATABASE_URL must be a postgres:// URL");
-        }
         let mail = match optional_var("SMTP_URL")? {
             None => None,
             Some(url) => Some(MailConfig {
@@ -117,10 +127,7 @@ impl Config {
                 .context("TRUSTED_PROXIES must be a comma-separated list of IP addresses")?,
         };
         Ok(Config {
-            database: DatabaseConfig {
-                url: database_url.into(),
-                max_connections: var_or("DATABASE_MAX_CONNECTIONS", 10)?,
-            },
+            database: DatabaseConfig::from_env()?,
             http: HttpConfig {
                 bind_addr: var_or("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
                 trusted_proxies,
@@ -285,11 +292,37 @@ fn parse_base_url(url: &str) -> anyhow::Result<String> {
     }
 }
 
+/// Accepts lettre's URL forms, but never a password sent in clear: credentials need
+/// `smtps://` or `?tls=required`, unless the relay is on this machine (loopback).
 fn parse_smtp_url(url: &str) -> anyhow::Result<String> {
-    if url.starts_with("smtp://") || url.starts_with("smtps://") {
+    let Some(rest) = url.strip_prefix("smtp://") else {
+        if url.starts_with("smtps://") {
+            return Ok(url.to_owned());
+        }
+        bail!("SMTP_URL must start with smtp:// or smtps://")
+    };
+    let (authority, query) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let Some((_credentials, host_port)) = authority.rsplit_once('@') else {
+        return Ok(url.to_owned());
+    };
+    let tls_required = query
+        .split(['?', '&'])
+        .any(|pair| pair.eq_ignore_ascii_case("tls=required"));
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls_required || loopback {
         Ok(url.to_owned())
     } else {
-        bail!("SMTP_URL must start with smtp:// or smtps://")
+        bail!("SMTP_URL has credentials but no TLS: use smtps:// or add ?tls=required")
     }
 }
 
@@ -303,5 +336,33 @@ fn parse_mail_from(from: &str) -> anyhow::Result<String> {
         Ok(from.to_owned())
     } else {
         bail!("MAIL_FROM must be an e-mail address")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_smtp_url;
+
+    #[test]
+    fn smtp_credentials_are_refused_over_a_clear_connection_except_on_loopback() {
+        for refused in [
+            "smtp://user:pass@mail.example.org:587",
+            "smtp://user:pass@mail.example.org",
+            "smtp://user:pass@mail.example.org:587?tls=opportunistic",
+            "smtp://user:pass@192.0.2.1:25",
+        ] {
+            let error = parse_smtp_url(refused).unwrap_err().to_string();
+            assert!(error.contains("SMTP_URL"), "{refused}: {error}");
+        }
+        for accepted in [
+            "smtps://user:pass@mail.example.org:465",
+            "smtp://user:pass@mail.example.org:587?tls=required",
+            "smtp://mail.example.org:25",
+            "smtp://user:pass@127.0.0.1:2525",
+            "smtp://user:pass@localhost:25",
+            "smtp://user:pass@[::1]:25",
+        ] {
+            assert!(parse_smtp_url(accepted).is_ok(), "{accepted}");
+        }
     }
 }

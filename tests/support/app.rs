@@ -290,9 +290,10 @@ impl TestApp {
         let password = "a long enough password".to_owned();
         let hash = common::auth::hash_password(&password).expect("hash");
         let mut conn = self.db.acquire().await.expect("connection");
-        common::auth::upsert_staff_user(&mut conn, &email, role, &hash)
+        common::auth::insert_staff_user(&mut conn, &email, role, &hash)
             .await
-            .expect("staff user");
+            .expect("staff user")
+            .expect("a new address");
         (email, password)
     }
 

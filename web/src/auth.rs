@@ -1,13 +1,18 @@
 //! Who is calling: bearer API keys (scanning clients, automation) or staff sessions (browser).
 //! Permission checks happen in the extractors below and nowhere else; a handler that takes
 //! `AdminUser` cannot be reached by anyone without the right to see personal data.
-//! A session-authenticated request that changes state must carry the session's CSRF token.
+//! A session-authenticated request that changes state must carry the session's CSRF token:
+//! [`authenticate`] refuses it otherwise, so every extractor (and any handler that resolves
+//! the caller another way) enforces CSRF, and a new handler cannot forget it.
 
 use std::marker::PhantomData;
 
 use axum::{
-    extract::FromRequestParts,
+    Form,
+    body::Body,
+    extract::{FromRequest, FromRequestParts, Request},
     http::{Method, header, request::Parts},
+    middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 use common::{
@@ -16,7 +21,49 @@ use common::{
 };
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError, pages, session};
+use crate::{AppState, error::ApiError, extract::MAX_BODY_BYTES, pages, session};
+
+/// Password hashes computed at once. Argon2 takes tens of milliseconds of CPU each: it runs on
+/// the blocking pool, never on the threads that serve requests, and logins beyond this many
+/// wait their turn while everything else stays fast.
+pub const PASSWORD_HASHING_SLOTS: usize = 2;
+
+/// True when `password` matches `stored`; with no stored hash (an unknown account) it checks
+/// against a dummy hash, so that unknown accounts take as long as wrong passwords.
+pub async fn verify_password(state: &AppState, password: &str, stored: Option<String>) -> bool {
+    let password = password.to_owned();
+    on_hashing_pool(state, move || {
+        let stored = stored.as_deref().unwrap_or(&DUMMY_HASH);
+        auth::verify_password(&password, stored)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Hashes a new password (argon2id) on the blocking pool.
+pub async fn hash_password(state: &AppState, password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    on_hashing_pool(state, move || auth::hash_password(&password)).await?
+}
+
+async fn on_hashing_pool<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let _slot = state
+        .password_hashing
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("password hashing slots closed: {e}"))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))
+}
+
+/// A real argon2id hash, verified against when the account does not exist.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    auth::hash_password("no such account").expect("hash a constant password")
+});
 
 /// Who acts, for audit entries and check-in records.
 #[derive(Debug, Clone, Copy)]
@@ -96,17 +143,6 @@ impl<P: Requirement> FromRequestParts<AppState> for Authorized<P> {
         if !principal.role.can(P::PERMISSION) {
             return Err(ApiError::Forbidden);
         }
-        if let Some(session) = &principal.session {
-            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-            let presented = parts
-                .headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !safe && !session::csrf_matches(state, session, presented) {
-                return Err(ApiError::Forbidden);
-            }
-        }
         Ok(Authorized {
             principal,
             _permission: PhantomData,
@@ -114,8 +150,69 @@ impl<P: Requirement> FromRequestParts<AppState> for Authorized<P> {
     }
 }
 
+/// The `csrf_token` field of a form post, lifted out of the body by [`lift_form_csrf_token`]
+/// so that [`authenticate`] can check it without the body.
+#[derive(Clone)]
+pub struct FormCsrfToken(pub String);
+
+/// Middleware: for a state-changing form post, reads the body's `csrf_token` field into the
+/// request's extensions (the body is passed on unchanged).
+pub async fn lift_form_csrf_token(request: Request, next: Next) -> Response {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form || is_safe(request.method()) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::PayloadTooLarge.into_response();
+    };
+    #[derive(serde::Deserialize)]
+    struct CsrfField {
+        #[serde(default)]
+        csrf_token: String,
+    }
+    let copy = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+    if let Ok(Form(field)) = Form::<CsrfField>::from_request(copy, &()).await {
+        parts.extensions.insert(FormCsrfToken(field.csrf_token));
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// For a state-changing request: the CSRF token it presents (the `X-CSRF-Token` header or a
+/// form's `csrf_token`) must be the session's.
+fn check_csrf(parts: &Parts, state: &AppState, session: &str) -> Result<(), ApiError> {
+    if is_safe(&parts.method) {
+        return Ok(());
+    }
+    let presented = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<FormCsrfToken>()
+                .map(|t| t.0.as_str())
+        })
+        .unwrap_or_default();
+    if session::csrf_matches(state, session, presented) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 /// Resolves the credentials of a request, if any are valid: a bearer key first, then the
-/// session cookie.
+/// session cookie. A session on a state-changing request without its CSRF token is a 403.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
     let bearer = parts
         .headers
@@ -137,6 +234,9 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
     };
     let found =
         auth::find_session(&mut conn, &cookie, state.config.http.session_idle_timeout).await?;
+    if found.is_some() {
+        check_csrf(parts, state, &cookie)?;
+    }
     Ok(found.map(|s| Principal {
         role: s.role,
         actor: Actor::Staff(s.staff_user_id),
@@ -152,21 +252,11 @@ pub struct StaffPage<P: Requirement> {
     _permission: PhantomData<P>,
 }
 
-impl<P: Requirement> StaffPage<P> {
-    /// True when a form's `csrf_token` belongs to this session.
-    pub fn csrf_ok(&self, state: &AppState, presented: &str) -> bool {
-        self.principal
-            .session
-            .as_deref()
-            .is_some_and(|s| session::csrf_matches(state, s, presented))
-    }
-}
-
 impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        // Bearer keys may read pages too; their forms fail the CSRF check, as they should.
+        // Bearer keys may read pages too (a key is not sent by browsers on their own).
         let principal = authenticate(parts, state)
             .await
             .map_err(pages::error_page)?;

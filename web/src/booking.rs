@@ -70,13 +70,15 @@ async fn create_reservation(
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
 }
 
-/// The one transaction of a booking.
+/// The one transaction of a booking. Over a per-address cap it writes nothing but answers
+/// as for an accepted booking: the visitor cannot tell, so the caps reveal nothing about an
+/// address.
 async fn book(
     state: &AppState,
     performance_id: Uuid,
     new: &NewReservation,
     RequestId(request_id): RequestId,
-) -> Result<Uuid, BookingError> {
+) -> Result<(), BookingError> {
     let limits = &state.config.booking;
     let email_limits = if limits.rate_limit_per_minute == 0 {
         EmailLimits {
@@ -105,15 +107,18 @@ async fn book(
     }
     .await;
     let outcome = match &result {
-        Ok(id) => {
+        Ok(Some(id)) => {
             tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");
             "accepted"
+        }
+        Ok(None) => {
+            tracing::info!(performance.id = %performance_id, "booking over a per-address cap discarded");
+            "address_cap"
         }
         Err(BookingError::NotFound) => "not_found",
         Err(BookingError::BookingClosed) => "booking_closed",
         Err(BookingError::PartyTooLarge { .. }) => "validation_failed",
         Err(BookingError::InsufficientCapacity) => "insufficient_capacity",
-        Err(BookingError::RateLimited { .. }) => "rate_limited",
         Err(BookingError::Db(_)) => "error",
     };
     state.metrics.inc(
@@ -121,7 +126,7 @@ async fn book(
         "Booking attempts that reached the database, by outcome.",
         &[("outcome", outcome)],
     );
-    result
+    result.map(|_| ())
 }
 
 /// The booking form's values and problems, kept so a visitor never retypes what was right.
@@ -139,11 +144,32 @@ pub struct BookingForm {
     pub party_size: String,
     #[serde(skip)]
     errors: FieldErrors,
+    /// Names of posted fields the form does not have (`status`, `token`, …): refused, as the
+    /// JSON API refuses unknown members.
+    #[serde(skip)]
+    pub unknown: Vec<String>,
 }
 
 impl BookingForm {
+    /// The form as posted; fields it does not have are kept in `unknown`.
+    fn from_pairs(pairs: Vec<(String, String)>) -> BookingForm {
+        let mut form = BookingForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "name" => form.name = value,
+                "email" => form.email = value,
+                "phone" => form.phone = value,
+                "notes" => form.notes = value,
+                "party_size" => form.party_size = value,
+                _ if !form.unknown.contains(&name) => form.unknown.push(name),
+                _ => {}
+            }
+        }
+        form
+    }
+
     pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
+        !self.errors.is_empty() || !self.unknown.is_empty()
     }
 
     pub fn error(&self, field: &str) -> Option<&str> {
@@ -172,8 +198,9 @@ async fn submit_booking_form(
     request_id: RequestId,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(mut form): Form<BookingForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let mut form = BookingForm::from_pairs(pairs);
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
@@ -183,6 +210,9 @@ async fn submit_booking_form(
     };
     let parsed = form.input().and_then(NewReservation::parse);
     let outcome = match parsed {
+        _ if !form.unknown.is_empty() => Err(ApiError::Validation {
+            fields: FieldErrors::new(),
+        }),
         Ok(new) => book(&state, performance.id, &new, request_id)
             .await
             .map_err(ApiError::from),

@@ -196,11 +196,6 @@ impl From<BookingError> for ApiError {
             BookingError::InsufficientCapacity => {
                 ApiError::conflict("insufficient_capacity", "not enough seats are available")
             }
-            BookingError::RateLimited {
-                retry_after_seconds,
-            } => ApiError::RateLimited {
-                retry_after_seconds,
-            },
             BookingError::Db(e) => e.into(),
         }
     }

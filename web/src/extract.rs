@@ -174,7 +174,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 }
 
 /// The address of the client: the peer, or, when the peer is a trusted proxy, the last
-/// untrusted address in `X-Forwarded-For`.
+/// untrusted address in `X-Forwarded-For`. An IPv6 client is its /64 prefix (one subscriber
+/// usually holds a whole /64 and could rotate through it to dodge per-address limits).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -187,11 +188,22 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .ok_or_else(|| anyhow::anyhow!("server started without connection info"))?;
-        Ok(ClientIp(client_ip(
+        Ok(ClientIp(network_of(client_ip(
             peer,
             parts.headers.get_all("x-forwarded-for").iter(),
             &state.config.http.trusted_proxies,
-        )))
+        ))))
+    }
+}
+
+/// IPv4 as is; IPv6 as its /64 network (an IPv4-mapped address as the IPv4 one).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
     }
 }
 
@@ -221,6 +233,18 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_are_their_64_prefix() {
+        assert_eq!(network_of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            network_of(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(network_of(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
+        assert_eq!(network_of(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(network_of(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 
     #[test]

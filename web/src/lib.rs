@@ -28,7 +28,8 @@ pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
-    pub login_throttle: Arc<rate_limit::LoginThrottle>,
+    /// Bounds how many password hashes run at once on the blocking pool.
+    pub password_hashing: Arc<tokio::sync::Semaphore>,
     pub metrics: Arc<common::metrics::Metrics>,
 }
 
@@ -41,7 +42,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             rate_limits,
-            login_throttle: Arc::default(),
+            password_hashing: Arc::new(tokio::sync::Semaphore::new(auth::PASSWORD_HASHING_SLOTS)),
             metrics: Arc::default(),
         }
     }

@@ -4,7 +4,14 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use common::{auth, auth::Role, catalogue, config::Config, db};
+use common::{
+    audit, auth,
+    auth::Role,
+    catalogue,
+    config::{Config, DatabaseConfig},
+    db,
+};
+use serde_json::json;
 
 const DEMO_ROOM: &str = "Sala Azione";
 use tokio::net::TcpListener;
@@ -25,12 +32,17 @@ enum Command {
     Serve,
     /// Apply the application's and the job queue's migrations, then exit.
     Migrate,
-    /// Create or update a staff user; the password comes from AZIONE_STAFF_PASSWORD or stdin.
+    /// Create a staff user, or with --update reset the password of an existing one (ending
+    /// their sessions); the password comes from AZIONE_STAFF_PASSWORD or stdin.
     CreateStaff {
         #[arg(long)]
         email: String,
+        /// Required to create; with --update, also changes the role.
         #[arg(long, value_parser = parse_role)]
-        role: Role,
+        role: Option<Role>,
+        /// Reset the password of an existing user instead of creating one.
+        #[arg(long)]
+        update: bool,
     },
     /// Add a demo room and three open performances (for local development; idempotent).
     SeedDemo,
@@ -58,8 +70,18 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::from_env()?;
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::CreateStaff {
+        email,
+        role,
+        update,
+    } = command
+    {
+        // Needs the database only, so an operator can run it without the web's secrets.
+        let pool = db::connect(&DatabaseConfig::from_env()?).await?;
+        return create_staff(&pool, &email, role, update).await;
+    }
+    let config = Config::from_env()?;
     // The server rides out a database that is away (answering 503 meanwhile); one-shot
     // commands need it now and say so at once.
     let pool = match command {
@@ -83,22 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             tracing::info!("migrations applied");
         }
-        Command::CreateStaff { email, role } => {
-            if !email_address::EmailAddress::is_valid(&email) {
-                anyhow::bail!("--email must be an e-mail address");
-            }
-            let password = match std::env::var("AZIONE_STAFF_PASSWORD") {
-                Ok(p) if !p.is_empty() => p,
-                _ => read_password_line()?,
-            };
-            if password.chars().count() < 8 {
-                anyhow::bail!("the password must be at least 8 characters");
-            }
-            let hash = auth::hash_password(&password)?;
-            let mut conn = pool.acquire().await?;
-            auth::upsert_staff_user(&mut conn, &email, role, &hash).await?;
-            eprintln!("staff user saved with role {}", role.as_str());
-        }
+        Command::CreateStaff { .. } => unreachable!("handled above"),
         Command::SeedDemo => {
             let mut tx = pool.begin().await?;
             let rooms = catalogue::list_rooms(&mut tx).await?;
@@ -145,6 +152,70 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, raw) = auth::create_api_key(&mut conn, role, label).await?;
             println!("{}", raw.expose());
         }
+    }
+    Ok(())
+}
+
+/// `create-staff`: creates a user, or with `update` resets an existing user's password (and
+/// role, if given); either way audited, and a reset ends the user's sessions.
+async fn create_staff(
+    pool: &sqlx::PgPool,
+    email: &str,
+    role: Option<Role>,
+    update: bool,
+) -> anyhow::Result<()> {
+    let email = email.trim();
+    if !email_address::EmailAddress::is_valid(email) {
+        anyhow::bail!("--email must be an e-mail address");
+    }
+    if !update && role.is_none() {
+        anyhow::bail!("--role is required to create a staff user");
+    }
+    let password = match std::env::var("AZIONE_STAFF_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => read_password_line()?,
+    };
+    if password.chars().count() < 8 {
+        anyhow::bail!("the password must be at least 8 characters");
+    }
+    let hash = auth::hash_password(&password)?;
+    let mut tx = pool.begin().await?;
+    if update {
+        let Some(id) = auth::find_staff_id(&mut tx, email).await? else {
+            anyhow::bail!("no staff user has this e-mail address");
+        };
+        auth::reset_staff_password(&mut tx, id, &hash).await?;
+        audit::record(&mut tx, "cli", "staff.password_reset", Some(id), json!({})).await?;
+        if let Some(role) = role {
+            auth::update_staff_role(&mut tx, id, role).await?;
+            audit::record(
+                &mut tx,
+                "cli",
+                "staff.role",
+                Some(id),
+                json!({ "role": role }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        eprintln!("password reset; the user's sessions have ended");
+    } else {
+        let role = role.expect("checked above");
+        let Some(id) = auth::insert_staff_user(&mut tx, email, role, &hash).await? else {
+            anyhow::bail!(
+                "a staff user with this e-mail address exists; use --update to reset the password"
+            );
+        };
+        audit::record(
+            &mut tx,
+            "cli",
+            "staff.create",
+            Some(id),
+            json!({ "role": role }),
+        )
+        .await?;
+        tx.commit().await?;
+        eprintln!("staff user created with role {}", role.as_str());
     }
     Ok(())
 }

@@ -123,55 +123,8 @@ limited!(Confirm);
 limited!(Cancel);
 limited!(Login);
 
-/// Failed logins allowed per account before it is locked for the rest of the window.
+/// Failed logins allowed per account before it is locked for the rest of the window (counted
+/// in PostgreSQL, see `common::auth::reserve_login_attempt`).
 pub const LOGIN_FAILURES_ALLOWED: u32 = 5;
 /// How long failed logins are remembered.
 pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// Counts failed logins per account (e-mail, case-insensitive), whatever address they come
-/// from; the per-address limit is the `Login` endpoint's budget.
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
-}
-
-impl LoginThrottle {
-    /// Refuses while the account has used up its failures in the current window.
-    pub fn check(&self, account: &str) -> Result<(), ApiError> {
-        let mut failures = self.failures.lock().expect("login throttle lock");
-        let key = account.trim().to_lowercase();
-        match failures.get(&key) {
-            Some((count, since))
-                if since.elapsed() < LOGIN_FAILURE_WINDOW && *count >= LOGIN_FAILURES_ALLOWED =>
-            {
-                let wait = LOGIN_FAILURE_WINDOW.saturating_sub(since.elapsed());
-                return Err(ApiError::RateLimited {
-                    retry_after_seconds: wait.as_secs() + 1,
-                });
-            }
-            Some((_, since)) if since.elapsed() >= LOGIN_FAILURE_WINDOW => {
-                failures.remove(&key);
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    pub fn record_failure(&self, account: &str) {
-        let mut failures = self.failures.lock().expect("login throttle lock");
-        if failures.len() > 100_000 {
-            failures.retain(|_, (_, since)| since.elapsed() < LOGIN_FAILURE_WINDOW);
-        }
-        let entry = failures
-            .entry(account.trim().to_lowercase())
-            .or_insert((0, std::time::Instant::now()));
-        entry.0 += 1;
-    }
-
-    pub fn forget(&self, account: &str) {
-        self.failures
-            .lock()
-            .expect("login throttle lock")
-            .remove(&account.trim().to_lowercase());
-    }
-}

@@ -16,7 +16,7 @@ use tower_http::{
 use tracing::Span;
 
 use crate::{
-    AppState, admin, booking, catalogue, checkin, confirmation, error::ApiError,
+    AppState, admin, auth, booking, catalogue, checkin, confirmation, error::ApiError,
     extract::MAX_BODY_BYTES, ops, pages, session, tickets,
 };
 
@@ -38,11 +38,15 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(pages::router())
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(auth::lift_form_csrf_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::record_request,
         ))
+        // Staff pages, personal data and tokens must not stay in any cache; only the static
+        // assets, which say so themselves, may be cached.
+        .layer(header_if_missing(header::CACHE_CONTROL, "no-store"))
         .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
         // Confirm and cancel links carry tokens in the query string: never pass them on.

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::{
     Form, Router,
     extract::{Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
@@ -21,7 +21,7 @@ use crate::{
     AppState,
     error::ApiError,
     pages,
-    rate_limit::{Login, Throttle},
+    rate_limit::{LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, Login, Throttle},
 };
 
 /// Name of the session cookie.
@@ -95,13 +95,47 @@ struct NextQuery {
     next: String,
 }
 
-/// Only same-site paths are followed after login.
+/// Pages a login may lead to; anything else goes to the landing page.
+const PAGES_AFTER_LOGIN: [&str; 4] = ["/admin", "/checkin", "/ops/", "/t/"];
+
+/// Only a path of one of our staff pages is followed after login: one leading `/`, no
+/// backslash, whitespace or control character (browsers drop a tab in `/\t/evil.example` and
+/// read `//evil.example`, another site).
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let clean = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    let ours = PAGES_AFTER_LOGIN.iter().any(|page| {
+        next.strip_prefix(page).is_some_and(|rest| {
+            page.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?'])
+        })
+    });
+    if clean && ours {
         next.to_owned()
     } else {
         "/admin".to_owned()
     }
+}
+
+/// False for a request another site made the browser send. `Sec-Fetch-Site` decides where
+/// the browser sends it (every current one does); otherwise an `Origin` other than ours.
+/// Our pages say `Referrer-Policy: no-referrer`, which makes browsers send `Origin: null` for
+/// our own forms, so `null` alone does not refuse. Requests with neither header (non-browser
+/// clients) pass.
+pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    let base = &state.config.public_base_url;
+    let host_at = base.find("://").map_or(0, |i| i + 3);
+    let ours = &base[..base[host_at..]
+        .find('/')
+        .map_or(base.len(), |i| host_at + i)];
+    headers
+        .get(header::ORIGIN)
+        .is_none_or(|origin| origin.to_str().is_ok_and(|o| o == ours || o == "null"))
 }
 
 async fn login_page(Query(q): Query<NextQuery>) -> Response {
@@ -134,30 +168,37 @@ async fn log_in(
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
-    let next = safe_next(&form.next);
-    let refused = |error| {
-        pages::render(
-            StatusCode::UNAUTHORIZED,
-            &LoginPage {
-                email: form.email.clone(),
-                next: next.clone(),
-                error: Some(error),
-            },
-        )
-    };
-    if let Err(e) = state.login_throttle.check(&form.email) {
-        return pages::error_page(e);
+    // Another site must not log the browser into an account of its choosing.
+    if !same_origin(&state, &headers) {
+        return pages::error_page(ApiError::Forbidden);
     }
+    let next = safe_next(&form.next);
+    let email = form.email.trim();
     let outcome: Result<Option<(String, common::auth::Role)>, ApiError> = async {
         let mut conn = state.db.acquire().await?;
-        let Some(staff) = auth::find_staff_for_login(&mut conn, form.email.trim()).await? else {
-            // Spend the same time as a wrong password, so unknown accounts cannot be told apart.
-            let _ = auth::verify_password(&form.password, &DUMMY_HASH);
+        // Counted before the password is checked: concurrent guesses cannot overtake the lock.
+        let locked = auth::reserve_login_attempt(
+            &mut conn,
+            email,
+            LOGIN_FAILURES_ALLOWED,
+            LOGIN_FAILURE_WINDOW,
+        )
+        .await?;
+        if let Some(wait) = locked {
+            return Err(ApiError::RateLimited {
+                retry_after_seconds: wait.as_secs() + 1,
+            });
+        }
+        let staff = auth::find_staff_for_login(&mut conn, email).await?;
+        drop(conn);
+        let stored = staff.as_ref().map(|s| s.password_hash.clone());
+        // An unknown account spends the same time as a wrong password.
+        let verified = crate::auth::verify_password(&state, &form.password, stored).await;
+        let Some(staff) = staff.filter(|_| verified) else {
             return Ok(None);
         };
-        if !auth::verify_password(&form.password, &staff.password_hash) {
-            return Ok(None);
-        }
+        let mut conn = state.db.acquire().await?;
+        auth::forget_login_attempts(&mut conn, email).await?;
         // A new session id at every login: an id planted before login is worthless.
         if let Some(old) = cookie_value(&headers) {
             auth::delete_session(&mut conn, &old).await?;
@@ -170,7 +211,6 @@ async fn log_in(
     .await;
     match outcome {
         Ok(Some((session, role))) => {
-            state.login_throttle.forget(&form.email);
             let to = if next == "/admin" {
                 crate::admin::pages::landing_for(role)
             } else {
@@ -184,48 +224,73 @@ async fn log_in(
             response
         }
         Ok(None) => {
-            state.login_throttle.record_failure(&form.email);
             tracing::info!("staff login refused");
-            refused("The e-mail address or password is not right.")
+            pages::render(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    email: form.email.clone(),
+                    next,
+                    error: Some("The e-mail address or password is not right."),
+                },
+            )
         }
         Err(e) => pages::error_page(e),
     }
 }
 
-/// A real argon2id hash, verified against when the account does not exist.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    auth::hash_password("no such account").expect("hash a constant password")
-});
-
-#[derive(Deserialize)]
-struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-async fn log_out(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
-) -> Response {
-    let Some(session) = cookie_value(&headers) else {
-        return Redirect::to("/admin/login").into_response();
+async fn log_out(State(state): State<AppState>, parts: Parts) -> Response {
+    // Through `authenticate`, so a logout from another site fails the CSRF check.
+    let session = match crate::auth::authenticate(&parts, &state).await {
+        Ok(principal) => principal.and_then(|p| p.session),
+        Err(e) => return pages::error_page(e),
     };
-    if !csrf_matches(&state, &session, &form.csrf_token) {
-        return pages::error_page(ApiError::Forbidden);
-    }
-    let deleted: Result<(), ApiError> = async {
-        let mut conn = state.db.acquire().await?;
-        auth::delete_session(&mut conn, &session).await?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = deleted {
-        return pages::error_page(e);
+    if let Some(session) = session {
+        let deleted: Result<(), ApiError> = async {
+            let mut conn = state.db.acquire().await?;
+            auth::delete_session(&mut conn, &session).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = deleted {
+            return pages::error_page(e);
+        }
     }
     let mut response = Redirect::to("/admin/login").into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&state, "", 0));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_staff_pages_are_followed_after_login() {
+        for good in [
+            "/admin",
+            "/admin/rooms",
+            "/checkin",
+            "/ops/queues",
+            "/t/abc",
+            "/admin?x=1",
+        ] {
+            assert_eq!(safe_next(good), good);
+        }
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            " /admin",
+            "/admin/ x",
+            "/administrator",
+            "/",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), "/admin", "{bad:?}");
+        }
+    }
 }

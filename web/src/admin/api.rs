@@ -557,7 +557,15 @@ fn role_field(fields: &mut Fields) -> Option<Role> {
     Role::parse(&role).or_else(|| fields.fail("role", "must be admin, editor, door or operator"))
 }
 
-/// Creates (or updates) a staff user; shared with the staff page.
+/// The password rule for staff users.
+fn check_password(password: &str, errors: &mut common::booking::FieldErrors) {
+    if password.chars().count() < 8 || password.chars().count() > 1000 {
+        errors.insert("password".into(), "must be 8 to 1000 characters".into());
+    }
+}
+
+/// Creates a staff user; an address already in use (in any letter case) is a 409
+/// `already_exists`, never a change to that account. Shared with the staff page.
 pub async fn save_staff_user(
     state: &AppState,
     actor: &str,
@@ -569,19 +577,23 @@ pub async fn save_staff_user(
     if !email_address::EmailAddress::is_valid(email) || email.len() > 254 {
         errors.insert("email".into(), "must be a valid e-mail address".into());
     }
-    if password.chars().count() < 8 || password.chars().count() > 1000 {
-        errors.insert("password".into(), "must be 8 to 1000 characters".into());
-    }
+    check_password(password, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation { fields: errors });
     }
-    let hash = auth::hash_password(password)?;
+    let hash = crate::auth::hash_password(state, password).await?;
     let mut tx = state.db.begin().await?;
-    let id = auth::upsert_staff_user(&mut tx, email, role, &hash).await?;
+    let Some(id) = auth::insert_staff_user(&mut tx, email, role, &hash).await? else {
+        return Err(ApiError::Conflict {
+            code: "already_exists",
+            message: "a staff user with this e-mail address exists",
+            extra: serde_json::Map::new(),
+        });
+    };
     audit::record(
         &mut tx,
         actor,
-        "staff.save",
+        "staff.create",
         Some(id),
         json!({ "role": role }),
     )
@@ -620,33 +632,55 @@ async fn create_staff(
     ))
 }
 
-/// Changes a staff user's role or disables them; shared with the staff page.
+/// Changes to one staff user, each a separate audited action that ends all their sessions.
+#[derive(Default)]
+pub struct StaffChange {
+    pub role: Option<Role>,
+    /// `Some(true)` disables, `Some(false)` enables.
+    pub disabled: Option<bool>,
+    /// A new password (a reset).
+    pub password: Option<String>,
+}
+
+/// Applies a [`StaffChange`] in one transaction; shared with the staff page.
 pub async fn change_staff_user(
     state: &AppState,
     actor: &str,
     id: uuid::Uuid,
-    role: Option<Role>,
-    disable: bool,
+    change: StaffChange,
 ) -> ApiResult<()> {
+    if let Some(password) = &change.password {
+        let mut errors = common::booking::FieldErrors::new();
+        check_password(password, &mut errors);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation { fields: errors });
+        }
+    }
+    let hash = match &change.password {
+        Some(password) => Some(crate::auth::hash_password(state, password).await?),
+        None => None,
+    };
     let mut tx = state.db.begin().await?;
-    let mut found = true;
-    if let Some(role) = role {
-        found &= auth::update_staff_role(&mut tx, id, role).await?;
-        audit::record(
-            &mut tx,
-            actor,
-            "staff.role",
-            Some(id),
-            json!({ "role": role }),
-        )
-        .await?;
-    }
-    if disable {
-        auth::disable_staff_user(&mut tx, id).await?;
-        audit::record(&mut tx, actor, "staff.disable", Some(id), json!({})).await?;
-    }
-    if !found {
+    if auth::find_staff_user(&mut tx, id).await?.is_none() {
         return Err(ApiError::not_found());
+    }
+    if let Some(role) = change.role {
+        auth::update_staff_role(&mut tx, id, role).await?;
+        let details = json!({ "role": role });
+        audit::record(&mut tx, actor, "staff.role", Some(id), details).await?;
+    }
+    if let Some(disabled) = change.disabled {
+        auth::set_staff_disabled(&mut tx, id, disabled).await?;
+        let action = if disabled {
+            "staff.disable"
+        } else {
+            "staff.enable"
+        };
+        audit::record(&mut tx, actor, action, Some(id), json!({})).await?;
+    }
+    if let Some(hash) = hash {
+        auth::reset_staff_password(&mut tx, id, &hash).await?;
+        audit::record(&mut tx, actor, "staff.password_reset", Some(id), json!({})).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -658,21 +692,15 @@ async fn update_staff(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Json<Value>> {
-    let mut fields = Fields::new(body, &["role", "disabled"]);
-    let role = role_field(&mut fields);
-    let disable = match fields.has("disabled") {
-        true => match fields.bool("disabled") {
-            Some(true) => true,
-            Some(false) => fields
-                .fail("disabled", "can only be set to true")
-                .unwrap_or(false),
-            None => false,
-        },
-        false => false,
+    let mut fields = Fields::new(body, &["role", "disabled", "password"]);
+    let change = StaffChange {
+        role: role_field(&mut fields),
+        disabled: fields.bool("disabled"),
+        password: fields.string("password"),
     };
     fields.finish()?;
     let id = parse_id(&id)?;
-    change_staff_user(&state, &admin.principal.actor.label(), id, role, disable).await?;
+    change_staff_user(&state, &admin.principal.actor.label(), id, change).await?;
     Ok(Json(json!({ "id": id, "status": "updated" })))
 }
 

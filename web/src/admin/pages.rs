@@ -36,6 +36,7 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(home))
+        .route("/admin/", get(home))
         .route("/admin/rooms", get(rooms_page).post(create_room))
         .route("/admin/rooms/{id}", post(update_room))
         .route("/admin/performances/new", get(new_performance_page))
@@ -135,16 +136,6 @@ fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
         map.insert(name.clone(), json);
     }
     JsonObject(map)
-}
-
-/// A 403 page unless the form carries this session's CSRF token.
-fn csrf_refused<P: crate::auth::Requirement>(
-    staff: &StaffPage<P>,
-    state: &AppState,
-    form: &FormFields,
-) -> Option<Response> {
-    let presented = form.get("csrf_token").map_or("", String::as_str);
-    (!staff.csrf_ok(state, presented)).then(|| pages::error_page(ApiError::Forbidden))
 }
 
 /// Ends a form post: back to `to` on success, the page again with errors on a 422.
@@ -263,9 +254,6 @@ async fn create_room(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let actor = staff.principal.actor.label();
     let result = api::save_new_room(&state, &actor, form_object(&form, &["capacity"])).await;
     match result {
@@ -293,9 +281,6 @@ async fn update_room(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let id = api::parse_id(&id)?;
         api::save_room_changes(
@@ -428,9 +413,6 @@ async fn create_performance(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let actor = staff.principal.actor.label();
     match api::save_new_performance(&state, &actor, form_object(&form, &NUMERIC)).await {
         Ok(p) => Redirect::to(&format!("/admin/performances/{}", p.id)).into_response(),
@@ -475,9 +457,6 @@ async fn update_performance(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let current = match crate::catalogue::load(&state, &id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
@@ -607,11 +586,7 @@ async fn resend_ticket(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result: ApiResult<Uuid> = async {
         let id = api::parse_id(&id)?;
         let mut conn = state.db.acquire().await?;
@@ -711,9 +686,6 @@ async fn create_staff(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let role = role_of(&form).map_err(|fields| ApiError::Validation { fields })?;
         let email = form.get("email").map_or("", |e| e.trim());
@@ -734,20 +706,20 @@ async fn create_staff(
     kept.remove("password");
     match result {
         Ok(()) => Redirect::to("/admin/staff").into_response(),
-        Err(ApiError::Validation { fields }) => {
+        Err(e @ (ApiError::Validation { .. } | ApiError::Conflict { .. })) => {
+            let status = e.status();
+            let errors = match e {
+                ApiError::Validation { fields } => fields,
+                _ => FieldErrors::from([(
+                    "email".to_owned(),
+                    "belongs to a staff user already".to_owned(),
+                )]),
+            };
             let staff_form = FormState {
                 values: kept,
-                errors: fields,
+                errors,
             };
-            render_staff(
-                &state,
-                nav,
-                staff_form,
-                FormState::default(),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            render_staff(&state, nav, staff_form, FormState::default(), None, status).await
         }
         Err(e) => pages::error_page(e),
     }
@@ -759,18 +731,27 @@ async fn update_staff(
     Path(id): Path<String>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let id = api::parse_id(&id)?;
-        let disable = form.get("action").is_some_and(|a| a == "disable");
-        let role = if disable {
-            None
-        } else {
-            Some(role_of(&form).map_err(|fields| ApiError::Validation { fields })?)
+        let change = match form.get("action").map(String::as_str) {
+            Some("disable") => api::StaffChange {
+                disabled: Some(true),
+                ..Default::default()
+            },
+            Some("enable") => api::StaffChange {
+                disabled: Some(false),
+                ..Default::default()
+            },
+            Some("reset_password") => api::StaffChange {
+                password: Some(form.get("password").cloned().unwrap_or_default()),
+                ..Default::default()
+            },
+            _ => api::StaffChange {
+                role: Some(role_of(&form).map_err(|fields| ApiError::Validation { fields })?),
+                ..Default::default()
+            },
         };
-        api::change_staff_user(&state, &staff.principal.actor.label(), id, role, disable).await
+        api::change_staff_user(&state, &staff.principal.actor.label(), id, change).await
     }
     .await;
     after_post(result, "/admin/staff", |fields| {
@@ -787,9 +768,6 @@ async fn create_api_key(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let role = role_of(&form).map_err(|fields| ApiError::Validation { fields })?;
         let label = form.get("label").map_or("", String::as_str);
@@ -832,11 +810,7 @@ async fn revoke_api_key(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(form): Form<FormFields>,
 ) -> Response {
-    if let Some(refused) = csrf_refused(&staff, &state, &form) {
-        return refused;
-    }
     let result = async {
         let id = api::parse_id(&id)?;
         api::withdraw_api_key(&state, &staff.principal.actor.label(), id).await

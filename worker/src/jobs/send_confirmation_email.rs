@@ -23,7 +23,6 @@ use crate::{
 #[derive(Template)]
 #[template(path = "confirmation.txt")]
 struct TextBody<'a> {
-    name: &'a str,
     title: &'a str,
     when: String,
     room: &'a str,
@@ -35,7 +34,6 @@ struct TextBody<'a> {
 #[derive(Template)]
 #[template(path = "confirmation.html")]
 struct HtmlBody<'a> {
-    name: &'a str,
     title: &'a str,
     when: String,
     room: &'a str,
@@ -74,7 +72,8 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
         tracing::info!("confirmation e-mail not needed any more");
         return Ok(());
     }
-    let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
+    // The visitor's free-text name stays out: anyone can book in any address's name.
+    let Some(to) = r.email.clone() else {
         tracing::info!("personal data already erased; nothing to send");
         return Ok(());
     };
@@ -92,7 +91,6 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
             let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
             let valid_for = describe_duration(ttl);
             let text = TextBody {
-                name: &name,
                 title: &r.title,
                 when: when.clone(),
                 room: &r.room,
@@ -101,7 +99,6 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
                 valid_for: valid_for.clone(),
             };
             let html = HtmlBody {
-                name: &name,
                 title: &r.title,
                 when,
                 room: &r.room,
