@@ -9,7 +9,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use common::auth::{self, Permission};
+use common::{
+    auth::{self, Permission},
+    jobs::QUEUES,
+};
 use tokio::net::TcpListener;
 
 use crate::JobContext;
@@ -20,6 +23,7 @@ pub async fn serve(
     ctx: JobContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    declare_alerted_counters(&ctx);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -30,6 +34,30 @@ pub async fn serve(
         .await
     {
         tracing::error!(error = %e, "worker health listener failed");
+    }
+}
+
+/// The counters the alert rules take `increase()` of exist from the start (at zero), so the
+/// first killed job or failed send of this process is seen. The names, help texts and labels
+/// are those of `JobContext::finish` and `Mailer::send`.
+fn declare_alerted_counters(ctx: &JobContext) {
+    for queue in QUEUES {
+        for outcome in ["ok", "retryable_error", "permanent_error"] {
+            ctx.metrics.declare_counter(
+                "azione_jobs_total",
+                "Job attempts by queue and outcome.",
+                &[("queue", queue), ("outcome", outcome)],
+            );
+        }
+    }
+    for purpose in ["confirmation", "ticket"] {
+        for kind in ["transient", "permanent"] {
+            ctx.metrics.declare_counter(
+                "azione_email_send_failures_total",
+                "Failed SMTP sends by purpose and kind.",
+                &[("purpose", purpose), ("kind", kind)],
+            );
+        }
     }
 }
 
