@@ -221,6 +221,33 @@ fn the_prometheus_configuration_is_valid() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(checked.status.success(), "{output}");
     assert!(output.contains("SUCCESS: 1 rule files found"), "{output}");
+
+    // The jobs the rules name are the jobs Prometheus scrapes.
+    let config: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(path("monitoring/prometheus/prometheus.yml")).unwrap(),
+    )
+    .unwrap();
+    let jobs: Vec<&str> = config["scrape_configs"]
+        .as_sequence()
+        .expect("scrape_configs")
+        .iter()
+        .filter_map(|c| c["job_name"].as_str())
+        .collect();
+    for (alert, expr) in alerts(&rules()) {
+        for matcher in expr.split("job=").skip(1) {
+            let value = matcher
+                .trim_start_matches('~')
+                .split('"')
+                .nth(1)
+                .unwrap_or("");
+            for job in value.split('|') {
+                assert!(
+                    jobs.contains(&job),
+                    "{alert} names job {job:?}; scraped: {jobs:?}"
+                );
+            }
+        }
+    }
 }
 
 /// The extraction the scrape test relies on finds the names it should.
