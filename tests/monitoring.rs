@@ -120,6 +120,56 @@ fn metric_names(exprs: &[String]) -> BTreeSet<String> {
     names
 }
 
+/// The label values the expressions select on our metrics, as (metric, the `label="value"`
+/// alternatives of which one must exist): `label="v"` and literal `label=~"a|b"` matchers
+/// (regexes with wildcards, negations and `job` are Prometheus's business, not ours).
+fn label_matchers(exprs: &[String]) -> Vec<(String, Vec<String>)> {
+    let mut found = Vec::new();
+    for expr in exprs {
+        for part in expr.split("azione_").skip(1) {
+            let Some((name, rest)) = part.split_once('{') else {
+                continue;
+            };
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name = format!("azione_{name}");
+            let name = name
+                .strip_suffix("_bucket")
+                .map_or(name.clone(), |base| format!("{base}_bucket"));
+            let Some((body, _)) = rest.split_once("\"}") else {
+                continue;
+            };
+            for matcher in format!("{body}\"").split("\",") {
+                let matcher = matcher.trim().trim_end_matches('"');
+                let (label, value, regex) = match matcher.split_once("=~\"") {
+                    Some((l, v)) => (l, v, true),
+                    None => match matcher.split_once("=\"") {
+                        Some((l, v)) if !l.ends_with('!') => (l, v, false),
+                        _ => continue,
+                    },
+                };
+                if label == "job" || (regex && value.contains(['.', '*', '+', '?', '[', '('])) {
+                    continue;
+                }
+                let alternatives = if regex {
+                    value.split('|').collect()
+                } else {
+                    vec![value]
+                };
+                found.push((
+                    name.clone(),
+                    alternatives
+                        .iter()
+                        .map(|v| format!("{label}=\"{v}\""))
+                        .collect(),
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// Names of the samples in a Prometheus text exposition.
 fn sample_names(exposition: &str) -> BTreeSet<String> {
     exposition
@@ -261,6 +311,23 @@ fn metric_names_are_read_from_the_rules_and_the_dashboard() {
     assert_eq!(
         metric_names(&["rate(azione_jobs_total{outcome!=\"ok\"}[5m]) / up".to_owned()]),
         BTreeSet::from(["azione_jobs_total".to_owned()])
+    );
+    let matchers = label_matchers(&[
+        r#"rate(azione_x_bucket{method="POST", route=~"/a|/b", status=~"5..", s!="1", job="w"}[5m])"#
+            .to_owned(),
+    ]);
+    assert_eq!(
+        matchers,
+        [
+            (
+                "azione_x_bucket".to_owned(),
+                vec![r#"method="POST""#.to_owned()]
+            ),
+            (
+                "azione_x_bucket".to_owned(),
+                vec![r#"route="/a""#.to_owned(), r#"route="/b""#.to_owned()]
+            ),
+        ]
     );
 }
 
@@ -422,6 +489,31 @@ async fn every_metric_of_the_rules_and_the_dashboard_is_in_a_real_scrape_of_both
         .flat_map(|s| sample_names(s))
         .collect();
     let rule_exprs: Vec<String> = alerts(&rules()).into_iter().map(|(_, e)| e).collect();
+    let all_exprs: Vec<String> = rule_exprs
+        .iter()
+        .cloned()
+        .chain(dashboard_expressions())
+        .collect();
+    let samples: Vec<&str> = [&waiting, &web_scrape, &worker_scrape]
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    let unmatched: Vec<String> = label_matchers(&all_exprs)
+        .into_iter()
+        .filter(|(name, _)| scraped.contains(name))
+        .filter(|(name, wanted)| {
+            !samples.iter().any(|line| {
+                line.starts_with(&format!("{name}{{"))
+                    && wanted.iter().any(|pair| line.contains(pair.as_str()))
+            })
+        })
+        .map(|(name, wanted)| format!("{name}{{{}}}", wanted.join(" or ")))
+        .collect();
+    assert!(
+        unmatched.is_empty(),
+        "label values that no scraped series has: {unmatched:?}"
+    );
     let missing: Vec<(&str, Vec<String>)> = [
         ("the alert rules", metric_names(&rule_exprs)),
         ("the dashboard", metric_names(&dashboard_expressions())),
