@@ -3,7 +3,7 @@
 //! in the real nginx (Debian's package) in front of the real app. No Docker engine is needed.
 
 use std::{
-    net::{IpAddr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::Arc,
@@ -133,6 +133,49 @@ fn from_env_file(value: &str) -> bool {
         || (value.starts_with("${") && value.ends_with('}') && value.matches("${").count() == 1)
 }
 
+/// A host address in the IPv4 subnet of `network` (the 7th), as a container there would have.
+fn backend_address(doc: &Value, network: &str) -> Option<Ipv4Addr> {
+    let subnet = doc["networks"][network]["ipam"]["config"][0]["subnet"].as_str()?;
+    let (base, bits) = subnet.split_once('/')?;
+    let (base, bits): (Ipv4Addr, u32) = (base.parse().ok()?, bits.parse().ok()?);
+    (bits <= 29).then(|| Ipv4Addr::from(u32::from(base) + 7))
+}
+
+/// Runs the worker's command as its container would, with a `hostname -I` that reports one
+/// address on an egress network and then `backend`, and an `azione-worker` that prints the
+/// `WORKER_BIND_ADDR` it was given; returns that (None: no listener or the command failed).
+fn worker_bind_address(worker: &Value, backend: Ipv4Addr) -> Option<String> {
+    let dir = std::env::temp_dir().join(format!("azione-cmd-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let script = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("fake program");
+        let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&path, executable).expect("fake program");
+    };
+    script("hostname", &format!("echo '172.31.255.7 {backend} '"));
+    script("azione-worker", r#"echo "${WORKER_BIND_ADDR:-none}""#);
+    // Compose turns `$$` into `$` before the container sees the command.
+    let argv: Vec<String> = strings(&worker["command"])
+        .iter()
+        .map(|a| a.replace("$$", "$"))
+        .collect();
+    let output = argv.first().and_then(|program| {
+        Command::new(program)
+            .args(&argv[1..])
+            .env_clear()
+            .envs(environment(worker))
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = output?;
+    let printed = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && printed != "none").then_some(printed)
+}
+
 /// Every way `doc` breaks the deployment rules, one line each.
 fn compose_violations(doc: &Value) -> Vec<String> {
     let mut bad = Vec::new();
@@ -141,9 +184,15 @@ fn compose_violations(doc: &Value) -> Vec<String> {
     };
     let networks = &doc["networks"];
     let internal = |n: &str| networks[n]["internal"].as_bool() == Some(true);
-    let public: Vec<String> = names(&doc["services"]["nginx"]["networks"]);
-    if public.is_empty() || public.iter().any(|n| internal(n)) {
-        bad.push("nginx must be on a public (not internal) network, and only there".to_owned());
+    let nginx_networks: Vec<String> = names(&doc["services"]["nginx"]["networks"]);
+    // The networks with a way out that nginx is on: where its ports are published.
+    let public: Vec<String> = nginx_networks
+        .iter()
+        .filter(|n| !internal(n))
+        .cloned()
+        .collect();
+    if public.is_empty() {
+        bad.push("nginx must be on a public (not internal) network".to_owned());
     }
 
     for (name, service) in services {
@@ -197,6 +246,15 @@ fn compose_violations(doc: &Value) -> Vec<String> {
         for file in strings(&service["env_file"]) {
             if file != ".env" {
                 bad.push(format!("{name}: env_file {file} (secrets come from .env)"));
+            }
+        }
+        if name != "nginx" {
+            for net in names(&service["networks"]) {
+                if public.contains(&net) {
+                    bad.push(format!(
+                        "{name}: on the public network {net}; nginx alone belongs there"
+                    ));
+                }
             }
         }
         if service["image"]
@@ -254,7 +312,10 @@ fn compose_violations(doc: &Value) -> Vec<String> {
     }
 
     let web_networks = names(&service("web")["networks"]);
-    let shared: Vec<&String> = web_networks.iter().filter(|n| public.contains(n)).collect();
+    let shared: Vec<&String> = web_networks
+        .iter()
+        .filter(|n| nginx_networks.contains(n))
+        .collect();
     match shared.first() {
         None => bad.push("web: not on nginx's network".to_owned()),
         Some(net) => {
@@ -271,17 +332,70 @@ fn compose_violations(doc: &Value) -> Vec<String> {
     if !web_networks.iter().any(|n| internal(n)) {
         bad.push("web: not on the internal network".to_owned());
     }
+    for net in web_networks.iter().filter(|n| !internal(n)) {
+        bad.push(format!(
+            "web: on a network with a way out ({net}); web needs none"
+        ));
+    }
     if env_value(service("web"), "BIND_ADDR").as_deref() != Some("0.0.0.0:8000") {
         bad.push("web: BIND_ADDR is not 0.0.0.0:8000".to_owned());
     }
 
     let worker = service("worker");
     let worker_networks = names(&worker["networks"]);
-    if worker_networks.iter().any(|n| public.contains(n)) {
-        bad.push("worker: on the public network".to_owned());
+    if worker_networks.iter().any(|n| nginx_networks.contains(n)) {
+        bad.push("worker: on a network of nginx".to_owned());
     }
-    if !worker_networks.iter().any(|n| !internal(n)) {
+    let egress: Vec<String> = worker_networks
+        .iter()
+        .filter(|n| !internal(n))
+        .cloned()
+        .collect();
+    if egress.is_empty() {
         bad.push("worker: no egress network to reach the SMTP relay".to_owned());
+    }
+    let backend = pg_networks.first().cloned().unwrap_or_default();
+    match backend_address(doc, &backend) {
+        None => bad.push(format!("networks.{backend}: no IPv4 subnet")),
+        Some(address) => {
+            let bound = worker_bind_address(worker, address);
+            if bound.as_deref() != Some(format!("{address}:8001").as_str()) {
+                bad.push(format!(
+                    "worker: health listener binds {bound:?}, not its {backend} address {address}:8001 only"
+                ));
+            }
+        }
+    }
+
+    for name in ["prometheus", "alertmanager", "grafana"] {
+        let service = service(name);
+        if service.is_null() {
+            bad.push(format!("{name}: missing (monitoring profile)"));
+            continue;
+        }
+        if !strings(&service["profiles"]).contains(&"monitoring".to_owned()) {
+            bad.push(format!("{name}: must be in profile monitoring"));
+        }
+        let nets = names(&service["networks"]);
+        // Alertmanager may also use the worker's way out, to reach the SMTP relay.
+        let allowed = |n: &String| *n == backend || (name == "alertmanager" && egress.contains(n));
+        if !nets.contains(&backend) || !nets.iter().all(allowed) {
+            bad.push(format!(
+                "{name}: must be on the {backend} network only, is on {nets:?}"
+            ));
+        }
+    }
+    let alertmanager = service("alertmanager");
+    let address = alertmanager["networks"][backend.as_str()]["ipv4_address"]
+        .as_str()
+        .unwrap_or("?");
+    let flags = strings(&alertmanager["command"]);
+    if !flags.contains(&format!("--web.listen-address={address}:9093"))
+        || !flags.contains(&"--cluster.listen-address=".to_owned())
+    {
+        bad.push(format!(
+            "alertmanager: listens beyond its {backend} address {address}:9093 ({flags:?})"
+        ));
     }
     if worker["stop_grace_period"].as_str() != Some("40s") {
         bad.push("worker: stop_grace_period is not 40s".to_owned());
@@ -354,6 +468,77 @@ fn the_compose_rules_catch_each_kind_of_breakage() {
             "services.worker.networks",
             "[backend, public]",
         ),
+        (
+            "web: on a network with a way out (egress)",
+            "services.web.networks",
+            "[frontend, backend, egress]",
+        ),
+        (
+            "web: on a network with a way out (frontend)",
+            "networks.frontend.internal",
+            "false",
+        ),
+        (
+            "web: on the public network public",
+            "services.web.networks",
+            "[public, frontend, backend]",
+        ),
+        (
+            "worker: health listener binds Some(\"0.0.0.0:8001\")",
+            "services.worker.command",
+            "['bash', '-c', 'WORKER_BIND_ADDR=0.0.0.0:8001 exec azione-worker']",
+        ),
+        (
+            "worker: health listener binds None",
+            "services.worker.command",
+            "[azione-worker]",
+        ),
+        (
+            "worker: health listener binds None",
+            "networks.backend.ipam.config",
+            "[{subnet: 10.99.0.0/24}]",
+        ),
+        (
+            "grafana: publishes ports",
+            "services.grafana.ports",
+            "['127.0.0.1:3000:3000']",
+        ),
+        (
+            "prometheus: image",
+            "services.prometheus.image",
+            "prom/prometheus:latest",
+        ),
+        (
+            "grafana: image",
+            "services.grafana.image",
+            "grafana/grafana",
+        ),
+        (
+            "prometheus: must be on the backend network only",
+            "services.prometheus.networks",
+            "[backend, egress]",
+        ),
+        (
+            "grafana: must be on the backend network only",
+            "services.grafana.networks",
+            "[backend, frontend]",
+        ),
+        (
+            "alertmanager: must be on the backend network only",
+            "services.alertmanager.networks",
+            "[backend, public]",
+        ),
+        (
+            "alertmanager: listens beyond",
+            "services.alertmanager.command",
+            "['--config.file=/etc/alertmanager/alertmanager.yml']",
+        ),
+        (
+            "alertmanager: must be in profile monitoring",
+            "services.alertmanager.profiles",
+            "~",
+        ),
+        ("prometheus: missing", "services.prometheus", "~"),
         (
             "postgres: literal secret in POSTGRES_PASSWORD",
             "services.postgres.environment.POSTGRES_PASSWORD",
@@ -769,6 +954,48 @@ fn run_healthcheck(service: &str, container_port: u16, port: u16) -> bool {
         .success()
 }
 
+/// Runs the worker's compose healthcheck here against a worker on loopback `port`: the check
+/// finds the worker's address the way its command does (`hostname -I`, the backend subnet),
+/// so here `hostname -I` reports loopback and the subnet is read as loopback's.
+fn run_worker_healthcheck(port: u16) -> bool {
+    let doc = compose();
+    let test = strings(&doc["services"]["worker"]["healthcheck"]["test"]);
+    assert_eq!(test[..3], ["CMD", "bash", "-c"], "worker: {test:?}");
+    let subnet = doc["networks"]["backend"]["ipam"]["config"][0]["subnet"]
+        .as_str()
+        .expect("backend subnet");
+    let prefix: Vec<&str> = subnet.split('.').take(3).collect();
+    let pattern = format!("'^{}\\.'", prefix.join("\\."));
+    let script = test[3].replace("$$", "$");
+    let script = script
+        .replace(&pattern, r"'^127\.0\.0\.'")
+        .replace("/dev/tcp/$addr/8001", &format!("/dev/tcp/$addr/{port}"));
+    assert!(
+        script.contains("hostname -I")
+            && script.contains(r"'^127\.0\.0\.'")
+            && script.contains(&format!("/{port} ")),
+        "the worker's check does not find its backend address and port: {script}"
+    );
+    let dir = std::env::temp_dir().join(format!("azione-hc-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("hostname"),
+        "#!/bin/sh\necho '172.31.255.7 127.0.0.1 '\n",
+    )
+    .unwrap();
+    let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(dir.join("hostname"), executable).unwrap();
+    let healthy = Command::new("bash")
+        .args(["-c", &script])
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+        .stderr(Stdio::null())
+        .status()
+        .expect("bash")
+        .success();
+    let _ = std::fs::remove_dir_all(&dir);
+    healthy
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_redirects_to_https_adds_the_security_headers_and_keeps_secrets_out_of_its_logs() {
     let app = TestApp::spawn_with(|c| {
@@ -936,7 +1163,8 @@ async fn nginx_redirects_to_https_adds_the_security_headers_and_keeps_secrets_ou
 
     // The compose healthchecks work against the real servers.
     assert!(run_healthcheck("web", 8000, app.addr.port()));
-    assert!(run_healthcheck("worker", 8001, app.worker_addr.port()));
+    assert!(run_worker_healthcheck(app.worker_addr.port()));
+    assert!(!run_worker_healthcheck(process::free_port().port()));
     assert!(run_healthcheck("nginx", 80, nginx.http.port()));
     assert!(!run_healthcheck("web", 8000, process::free_port().port()));
 }

@@ -9,6 +9,7 @@ mod checkin;
 mod cli;
 mod confirmation;
 mod deployment;
+mod monitoring;
 mod ops;
 mod resilience;
 mod security;

@@ -56,6 +56,22 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// Makes a counter's series exist at zero before its first increment. Prometheus's
+    /// `increase()` cannot see the first increment of a series that appears already at 1, so
+    /// the series that alerts watch are declared when the process starts.
+    pub fn declare_counter(&self, name: &'static str, help: &'static str, labels: &[(&str, &str)]) {
+        self.help
+            .lock()
+            .expect("metrics lock")
+            .entry(name)
+            .or_insert(help);
+        self.counters
+            .lock()
+            .expect("metrics lock")
+            .entry((name, label_set(labels)))
+            .or_default();
+    }
+
     /// Records a duration in a histogram.
     pub fn observe(
         &self,
@@ -165,5 +181,21 @@ mod tests {
         assert!(text.contains("azione_test_seconds_bucket{route=\"/a\\\"b\",le=\"0.005\"} 1"));
         assert!(text.contains("azione_test_seconds_count{route=\"/a\\\"b\"} 1"));
         assert_eq!(m.counter("azione_test_total", &[("outcome", "ok")]), 2);
+    }
+
+    #[test]
+    fn a_declared_counter_renders_at_zero_and_counts_on_from_there() {
+        let m = Metrics::default();
+        m.declare_counter("azione_test_total", "Things.", &[("outcome", "bad")]);
+        assert!(
+            m.render()
+                .contains("azione_test_total{outcome=\"bad\"} 0\n")
+        );
+        m.inc("azione_test_total", "Things.", &[("outcome", "bad")]);
+        m.declare_counter("azione_test_total", "Things.", &[("outcome", "bad")]);
+        assert!(
+            m.render()
+                .contains("azione_test_total{outcome=\"bad\"} 1\n")
+        );
     }
 }

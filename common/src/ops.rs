@@ -61,6 +61,28 @@ pub async fn queue_stats(conn: &mut PgConnection) -> Result<Vec<QueueStats>, sql
         .collect())
 }
 
+/// Performances starting within `window` (not cancelled) that have reservations whose
+/// confirmation e-mail has not gone out: per performance, the age in seconds of the oldest.
+/// Visitors of those cannot confirm before the show, so operators are alerted.
+pub async fn unsent_confirmations_soon(
+    conn: &mut PgConnection,
+    window: Duration,
+) -> Result<Vec<(Uuid, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.id, EXTRACT(EPOCH FROM now() - min(r.created_at))::float8
+           FROM performances p
+           JOIN reservations r ON r.performance_id = p.id
+          WHERE p.starts_at > now() AND p.starts_at <= now() + make_interval(secs => $1)
+            AND p.booking_status <> 'cancelled'
+            AND r.status = 'pending' AND r.confirmation_sent_at IS NULL
+          GROUP BY p.id
+          ORDER BY p.id",
+    )
+    .bind(window.as_secs_f64())
+    .fetch_all(conn)
+    .await
+}
+
 /// A worker process registered with the queue.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct WorkerInfo {

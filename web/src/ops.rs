@@ -263,9 +263,16 @@ async fn retry_failed_form(
     }
 }
 
+/// How far ahead `azione_unsent_confirmation_age_seconds` looks for performances.
+const UNSENT_CONFIRMATIONS_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// `/metrics`: this process's counters and histograms, plus the queue's state from the database.
 async fn metrics(_: Operator, State(state): State<AppState>) -> ApiResult<Response> {
     let report = report(&state).await?;
+    let unsent = {
+        let mut conn = state.db.acquire().await?;
+        ops::unsent_confirmations_soon(&mut conn, UNSENT_CONFIRMATIONS_WINDOW).await?
+    };
     let mut text = state.metrics.render();
     let mut depth = Vec::new();
     let mut oldest = Vec::new();
@@ -311,6 +318,27 @@ async fn metrics(_: Operator, State(state): State<AppState>) -> ApiResult<Respon
         "azione_queue_alerts",
         "Open queue alerts (no live worker, waiting too long).",
         &[(String::new(), report.alerts.len() as f64)],
+    );
+    // The alert rules compare the oldest waiting job with this, so that Prometheus and the
+    // queue page raise the alert at the same age.
+    write_gauge(
+        &mut text,
+        "azione_queue_oldest_waiting_threshold_seconds",
+        "ALERT_OLDEST_WAITING_SECONDS: a waiting job older than this raises an alert.",
+        &[(
+            String::new(),
+            state.config.jobs.alert_oldest_waiting.as_secs_f64(),
+        )],
+    );
+    let unsent: Vec<(String, f64)> = unsent
+        .iter()
+        .map(|(id, age)| (labels(&[("performance_id", &id.to_string())]), *age))
+        .collect();
+    write_gauge(
+        &mut text,
+        "azione_unsent_confirmation_age_seconds",
+        "Per performance starting within 24 h: age of its oldest reservation whose confirmation e-mail has not been sent.",
+        &unsent,
     );
     Ok((
         [(

@@ -15,6 +15,7 @@ use axum::{
 };
 use common::{
     auth::{self, Permission},
+    jobs::QUEUES,
     metrics::{labels, write_gauge},
 };
 use tokio::{net::TcpListener, sync::watch};
@@ -130,6 +131,7 @@ pub async fn serve(
     ctx: JobContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    declare_alerted_counters(&ctx);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -140,6 +142,43 @@ pub async fn serve(
         .await
     {
         tracing::error!(error = %e, "worker health listener failed");
+    }
+}
+
+/// The counters the alert rules take `increase()` of exist from the start (at zero), so the
+/// first killed job or failed send of this process is seen. The names, help texts and labels
+/// are those of `JobContext::finish` and `Mailer::send`.
+fn declare_alerted_counters(ctx: &JobContext) {
+    for queue in QUEUES {
+        for outcome in ["ok", "retryable_error", "permanent_error"] {
+            ctx.metrics.declare_counter(
+                "azione_jobs_total",
+                "Job attempts by queue and outcome.",
+                &[("queue", queue), ("outcome", outcome)],
+            );
+        }
+    }
+    for queue in QUEUES {
+        ctx.metrics.declare_counter(
+            "azione_worker_queue_restarts_total",
+            "Restarts of a queue's worker after its backend failed.",
+            &[("queue", queue)],
+        );
+        ctx.metrics.declare_counter(
+            "azione_email_duplicate_sends_total",
+            "E-mails sent again because an earlier attempt's outcome was never recorded \
+             (possible duplicates).",
+            &[("queue", queue)],
+        );
+    }
+    for purpose in ["confirmation", "ticket"] {
+        for kind in ["transient", "permanent"] {
+            ctx.metrics.declare_counter(
+                "azione_email_send_failures_total",
+                "Failed SMTP sends by purpose and kind.",
+                &[("purpose", purpose), ("kind", kind)],
+            );
+        }
     }
 }
 
