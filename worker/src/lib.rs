@@ -7,6 +7,7 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod mailer;
 pub mod qr;
+pub mod relay;
 pub mod supervise;
 
 use std::{sync::Arc, time::Duration};

@@ -1,24 +1,27 @@
-//! Sending e-mail over SMTP with lettre (rustls). Every send is bounded by a timeout, and every
-//! failure is classified: a 5xx reply for this message is permanent, everything else (refused
-//! connection, timeout, 4xx) is worth retrying.
+//! Sending e-mail over SMTP: lettre builds the message and speaks SMTP on connections of
+//! [`crate::relay`] (rustls, `TCP_NODELAY`, pooled). Every send is bounded by a timeout, and
+//! every failure is classified: a 5xx reply for this message is permanent, everything else
+//! (refused connection, timeout, 4xx) is worth retrying.
 
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use common::{config::MailConfig, metrics::Metrics};
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
     message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
-    transport::smtp::PoolConfig,
 };
 use secrecy::ExposeSecret;
 
-use crate::JobError;
+use crate::{
+    JobError,
+    relay::{Relay, RelayError},
+};
 
 /// The SMTP connection pool and sender address.
 #[derive(Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    relay: Arc<Relay>,
     from: Mailbox,
     timeout: Duration,
     metrics: Arc<Metrics>,
@@ -52,20 +55,17 @@ impl Mailer {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Mailer> {
         // One pooled connection per job that may run at once, so sends never queue for one.
-        let pool =
-            PoolConfig::new().max_size(u32::try_from(connections.max(1)).unwrap_or(u32::MAX));
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.expose_secret())
-                .context("SMTP_URL is not a valid SMTP URL")?
-                .timeout(Some(config.send_timeout))
-                .pool_config(pool)
-                .build();
+        let relay = Relay::new(
+            config.smtp_url.expose_secret(),
+            connections,
+            config.send_timeout,
+        )?;
         let from = config
             .from
             .parse()
             .context("MAIL_FROM is not a valid mailbox")?;
         Ok(Mailer {
-            transport,
+            relay: Arc::new(relay),
             from,
             timeout: config.send_timeout,
             metrics,
@@ -110,19 +110,27 @@ impl Mailer {
             .map_err(|e| JobError::Permanent(anyhow::anyhow!("build e-mail: {e}")))?;
         let purpose = email.purpose;
         let started = std::time::Instant::now();
-        let sent = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
+        let bytes = message.formatted();
+        let sent =
+            tokio::time::timeout(self.timeout, self.relay.send(message.envelope(), &bytes)).await;
         let outcome = match sent {
             Err(_) => Err(JobError::Retryable(anyhow::anyhow!(
                 "SMTP send timed out after {:?}",
                 self.timeout
             ))),
-            Ok(Ok(_)) => Ok(()),
-            // The server's reply can quote the recipient; keep only the class of failure.
-            Ok(Err(e)) if e.is_permanent() => Err(JobError::Permanent(anyhow::anyhow!(
-                "SMTP server refused the message permanently ({})",
-                e.status().map_or("no code".to_owned(), |c| c.to_string())
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(RelayError::Connect(e))) => Err(JobError::Retryable(anyhow::anyhow!(
+                "SMTP send failed (connection error: {})",
+                e.kind()
             ))),
-            Ok(Err(e)) => Err(JobError::Retryable(anyhow::anyhow!(
+            // The server's reply can quote the recipient; keep only the class of failure.
+            Ok(Err(RelayError::Smtp(e))) if e.is_permanent() => {
+                Err(JobError::Permanent(anyhow::anyhow!(
+                    "SMTP server refused the message permanently ({})",
+                    e.status().map_or("no code".to_owned(), |c| c.to_string())
+                )))
+            }
+            Ok(Err(RelayError::Smtp(e))) => Err(JobError::Retryable(anyhow::anyhow!(
                 "SMTP send failed ({})",
                 smtp_failure_kind(&e)
             ))),
