@@ -168,13 +168,7 @@ impl Relay {
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, RelayError> {
-        let tcp = tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect((self.host.as_str(), self.port)),
-        )
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        tcp.set_nodelay(true)?;
+        let tcp = open_socket(&self.host, self.port, self.connect_timeout).await?;
         let stream: Box<dyn AsyncTokioStream> = match &self.security {
             Security::Wrapper(connector, name) => {
                 Box::new(TlsTcp(connector.connect(name.clone(), tcp).await?))
@@ -195,6 +189,15 @@ impl Relay {
         }
         Ok(conn)
     }
+}
+
+/// A TCP connection to the relay with Nagle's algorithm off.
+async fn open_socket(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }
 
 /// Certificates checked against the Mozilla roots, as lettre's own rustls setup does.
@@ -250,5 +253,40 @@ impl AsyncWrite for TlsTcp {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_to_the_relay_have_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let socket = open_socket("127.0.0.1", port, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(socket.nodelay().unwrap());
+    }
+
+    #[test]
+    fn smtp_urls_keep_lettres_forms() {
+        let relay = Relay::new("smtp://127.0.0.1:2525", 4, Duration::from_secs(5)).unwrap();
+        assert_eq!((relay.host.as_str(), relay.port), ("127.0.0.1", 2525));
+        assert!(matches!(relay.security, Security::Plain));
+        let relay = Relay::new(
+            "smtp://user:p%40ss@mail.example.org?tls=required",
+            4,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(relay.port, 587);
+        assert!(matches!(relay.security, Security::Required(_)));
+        assert!(relay.credentials.is_some());
+        let relay = Relay::new("smtps://mail.example.org", 4, Duration::from_secs(5)).unwrap();
+        assert_eq!(relay.port, 465);
+        assert!(matches!(relay.security, Security::Wrapper(..)));
+        assert!(Relay::new("http://mail.example.org", 4, Duration::from_secs(5)).is_err());
     }
 }
