@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    Form, Json, Router,
+    Form, Json,
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::post,
 };
 use common::booking::{
     self, BookingError, EmailLimits, FieldErrors, NewReservation, ReservationInput,
@@ -27,19 +26,9 @@ use crate::{
     rate_limit::{Booking, Throttle},
 };
 
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/performances/{id}/reservations",
-            post(create_reservation),
-        )
-        .route("/performances/{id}/reservations", post(submit_booking_form))
-}
-
 const FIELDS: [&str; 5] = ["name", "email", "phone", "notes", "party_size"];
 
-async fn create_reservation(
+pub(crate) async fn create_reservation(
     _: Throttle<Booking>,
     request_id: RequestId,
     State(state): State<AppState>,
@@ -193,7 +182,7 @@ impl BookingForm {
     }
 }
 
-async fn submit_booking_form(
+pub(crate) async fn submit_booking_form(
     throttle: Result<Throttle<Booking>, ApiError>,
     request_id: RequestId,
     State(state): State<AppState>,

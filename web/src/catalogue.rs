@@ -3,11 +3,10 @@
 
 use askama::Template;
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::get,
 };
 use chrono::Utc;
 use common::catalogue::{self, Performance};
@@ -21,18 +20,9 @@ use crate::{
     pages::{self, format_time},
 };
 
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/performances", get(list_performances))
-        .route("/api/v1/performances/{id}", get(show_performance))
-        .route("/", get(index_page))
-        .route("/performances/{id}", get(performance_page))
-}
-
 /// The public view of a performance.
 #[derive(Serialize)]
-struct PerformanceResponse {
+pub(crate) struct PerformanceResponse {
     id: Uuid,
     title: String,
     starts_at: chrono::DateTime<Utc>,
@@ -68,7 +58,7 @@ impl PerformanceResponse {
     }
 }
 
-async fn list_performances(
+pub(crate) async fn list_performances(
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<PerformanceResponse>>> {
     let mut conn = state.db.acquire().await?;
@@ -81,7 +71,7 @@ async fn list_performances(
     ))
 }
 
-async fn show_performance(
+pub(crate) async fn show_performance(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PerformanceResponse>> {
@@ -135,7 +125,7 @@ struct IndexPage {
     performances: Vec<PerformanceView>,
 }
 
-async fn index_page(State(state): State<AppState>) -> Response {
+pub(crate) async fn index_page(State(state): State<AppState>) -> Response {
     let result: ApiResult<Vec<Performance>> = async {
         let mut conn = state.db.acquire().await?;
         Ok(catalogue::list_upcoming_performances(&mut conn).await?)
@@ -160,7 +150,10 @@ pub struct PerformancePage {
     pub form: BookingForm,
 }
 
-async fn performance_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub(crate) async fn performance_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     match load(&state, &id).await {
         Ok(p) => pages::render(
             StatusCode::OK,

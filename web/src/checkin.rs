@@ -3,11 +3,10 @@
 
 use askama::Template;
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
 };
 use chrono::Utc;
 use common::{
@@ -26,15 +25,6 @@ use crate::{
     extract::{Fields, JsonObject},
     pages::{self, format_time},
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/checkin", post(check_in))
-        .route("/api/v1/checkin/performances", get(door_performances))
-        .route("/api/v1/checkin/performances/{id}", get(door_performance))
-        .route("/checkin", get(door_page))
-}
 
 impl From<CheckinError> for ApiError {
     fn from(e: CheckinError) -> ApiError {
@@ -76,7 +66,7 @@ pub fn ticket_token<'a>(state: &AppState, scanned: &'a str) -> &'a str {
         .unwrap_or(scanned)
 }
 
-async fn check_in(
+pub(crate) async fn check_in(
     staff: CheckinStaff,
     State(state): State<AppState>,
     body: JsonObject,
@@ -165,7 +155,7 @@ pub async fn record_check_in(
 
 /// A performance as the door sees it.
 #[derive(Serialize)]
-struct DoorPerformance {
+pub(crate) struct DoorPerformance {
     id: Uuid,
     title: String,
     starts_at: chrono::DateTime<Utc>,
@@ -204,7 +194,7 @@ async fn todays_performances(state: &AppState) -> ApiResult<Vec<Performance>> {
         .collect())
 }
 
-async fn door_performances(
+pub(crate) async fn door_performances(
     _: CheckinStaff,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<DoorPerformance>>> {
@@ -215,7 +205,7 @@ async fn door_performances(
     Ok(Json(views))
 }
 
-async fn door_performance(
+pub(crate) async fn door_performance(
     _: CheckinStaff,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -238,7 +228,10 @@ struct DoorPage {
     base_url: String,
 }
 
-async fn door_page(staff: StaffPage<auth::CheckIn>, State(state): State<AppState>) -> Response {
+pub(crate) async fn door_page(
+    staff: StaffPage<auth::CheckIn>,
+    State(state): State<AppState>,
+) -> Response {
     match todays_performances(&state).await {
         Ok(list) => pages::render(
             StatusCode::OK,

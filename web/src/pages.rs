@@ -3,30 +3,20 @@
 
 use askama::Template;
 use axum::{
-    Router,
     http::{StatusCode, header},
     response::{Html, IntoResponse, Response},
-    routing::get,
 };
 use chrono::{DateTime, Utc};
 
-use crate::{AppState, error::ApiError};
+use crate::error::ApiError;
 
-/// Routes of static assets.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/static/app.css", get(stylesheet))
-        .route("/static/checkin.js", get(checkin_script))
-        .route("/static/vendor/jsQR.js", get(jsqr_script))
-}
-
-async fn checkin_script() -> impl IntoResponse {
+pub(crate) async fn checkin_script() -> impl IntoResponse {
     javascript(include_str!("../static/checkin.js"))
 }
 
 /// jsQR 1.4.0 (Apache-2.0, `static/vendor/jsQR.LICENSE`): the fallback where the browser has no
 /// `BarcodeDetector`.
-async fn jsqr_script() -> impl IntoResponse {
+pub(crate) async fn jsqr_script() -> impl IntoResponse {
     javascript(include_str!("../static/vendor/jsQR.js"))
 }
 
@@ -40,7 +30,7 @@ fn javascript(source: &'static str) -> impl IntoResponse {
     )
 }
 
-async fn stylesheet() -> impl IntoResponse {
+pub(crate) async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),

@@ -4,11 +4,10 @@
 
 use askama::Template;
 use axum::{
-    Form, Router,
+    Form,
     extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::auth;
@@ -26,13 +25,6 @@ use crate::{
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "azione_session";
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/login", get(login_page).post(log_in))
-        .route("/admin/logout", post(log_out))
-}
 
 /// The session cookie's value, if the request carries one.
 pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
@@ -90,7 +82,7 @@ struct LoginPage {
 }
 
 #[derive(Deserialize)]
-struct NextQuery {
+pub(crate) struct NextQuery {
     #[serde(default)]
     next: String,
 }
@@ -138,7 +130,7 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
         .is_none_or(|origin| origin.to_str().is_ok_and(|o| o == ours || o == "null"))
 }
 
-async fn login_page(Query(q): Query<NextQuery>) -> Response {
+pub(crate) async fn login_page(Query(q): Query<NextQuery>) -> Response {
     pages::render(
         StatusCode::OK,
         &LoginPage {
@@ -150,7 +142,7 @@ async fn login_page(Query(q): Query<NextQuery>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(crate) struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -159,7 +151,7 @@ struct LoginForm {
     next: String,
 }
 
-async fn log_in(
+pub(crate) async fn log_in(
     throttle: Result<Throttle<Login>, ApiError>,
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -238,7 +230,7 @@ async fn log_in(
     }
 }
 
-async fn log_out(State(state): State<AppState>, parts: Parts) -> Response {
+pub(crate) async fn log_out(State(state): State<AppState>, parts: Parts) -> Response {
     // Through `authenticate`, so a logout from another site fails the CSRF check.
     let session = match crate::auth::authenticate(&parts, &state).await {
         Ok(principal) => principal.and_then(|p| p.session),

@@ -3,11 +3,10 @@
 
 use askama::Template;
 use axum::{
-    Form, Json, Router,
+    Form, Json,
     extract::{Path, Query, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
 };
 use common::{
     checkin::CheckedIn,
@@ -25,18 +24,6 @@ use crate::{
     rate_limit::{Cancel, Throttle},
     session,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/t/{token}", get(ticket_page))
-        .route("/t/{token}/checkin", post(check_in_from_ticket_page))
-        .route("/api/v1/reservations/cancel", post(cancel_reservation))
-        .route(
-            "/reservations/cancel",
-            get(cancel_page).post(submit_cancel_form),
-        )
-}
 
 impl From<CancelError> for ApiError {
     fn from(e: CancelError) -> ApiError {
@@ -104,7 +91,7 @@ fn page_for(ticket: &TicketView, token: &str, checkin_csrf: Option<String>) -> T
     }
 }
 
-async fn ticket_page(
+pub(crate) async fn ticket_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
     parts: axum::http::request::Parts,
@@ -122,7 +109,7 @@ async fn ticket_page(
     pages::render(StatusCode::OK, &page_for(&ticket, &token, checkin_csrf))
 }
 
-async fn check_in_from_ticket_page(
+pub(crate) async fn check_in_from_ticket_page(
     staff: StaffPage<auth::CheckIn>,
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -156,7 +143,7 @@ async fn check_in_from_ticket_page(
     pages::render(status, &page)
 }
 
-async fn cancel_reservation(
+pub(crate) async fn cancel_reservation(
     _: Throttle<Cancel>,
     State(state): State<AppState>,
     body: JsonObject,
@@ -183,7 +170,7 @@ async fn cancel(state: &AppState, token: &str) -> ApiResult<()> {
     }
 }
 
-async fn cancel_page(Query(query): Query<TokenQuery>) -> Response {
+pub(crate) async fn cancel_page(Query(query): Query<TokenQuery>) -> Response {
     pages::render(
         StatusCode::OK,
         &TokenActionPage {
@@ -196,7 +183,7 @@ async fn cancel_page(Query(query): Query<TokenQuery>) -> Response {
     )
 }
 
-async fn submit_cancel_form(
+pub(crate) async fn submit_cancel_form(
     throttle: Result<Throttle<Cancel>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,

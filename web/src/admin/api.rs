@@ -3,10 +3,9 @@
 //! log for admins only. Every change is written to the audit log in its own transaction.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
-    routing::{delete, get, patch, post},
 };
 use chrono::{DateTime, Utc};
 use common::{
@@ -27,46 +26,12 @@ use crate::{
     extract::{Fields, JsonObject},
 };
 
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/rooms", get(list_rooms).post(create_room))
-        .route(
-            "/api/v1/admin/rooms/{id}",
-            get(show_room).patch(update_room),
-        )
-        .route(
-            "/api/v1/admin/performances",
-            get(list_performances).post(create_performance),
-        )
-        .route(
-            "/api/v1/admin/performances/{id}",
-            get(show_performance).patch(update_performance),
-        )
-        .route(
-            "/api/v1/admin/performances/{id}/reservations",
-            get(list_reservations),
-        )
-        .route(
-            "/api/v1/admin/reservations/{id}/resend-ticket",
-            post(resend_ticket),
-        )
-        .route("/api/v1/admin/staff", get(list_staff).post(create_staff))
-        .route("/api/v1/admin/staff/{id}", patch(update_staff))
-        .route(
-            "/api/v1/admin/api-keys",
-            get(list_api_keys).post(create_api_key),
-        )
-        .route("/api/v1/admin/api-keys/{id}", delete(revoke_api_key))
-        .route("/api/v1/admin/audit", get(list_audit))
-}
-
 /// An id from a URL; anything that is not an id is a 404.
 pub fn parse_id(id: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| ApiError::not_found())
 }
 
-async fn list_rooms(
+pub(crate) async fn list_rooms(
     _: CatalogueEditor,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<Room>>> {
@@ -74,7 +39,7 @@ async fn list_rooms(
     Ok(Json(catalogue::list_rooms(&mut conn).await?))
 }
 
-async fn show_room(
+pub(crate) async fn show_room(
     _: CatalogueEditor,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -93,7 +58,7 @@ fn room_name(fields: &mut Fields) -> Option<String> {
     Some(name.to_owned())
 }
 
-async fn create_room(
+pub(crate) async fn create_room(
     editor: CatalogueEditor,
     State(state): State<AppState>,
     body: JsonObject,
@@ -128,7 +93,7 @@ pub async fn save_new_room(state: &AppState, actor: &str, body: JsonObject) -> A
     }
 }
 
-async fn update_room(
+pub(crate) async fn update_room(
     editor: CatalogueEditor,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -168,7 +133,7 @@ pub async fn save_room_changes(
 
 /// A performance as staff see it: every setting and the seat breakdown.
 #[derive(Serialize)]
-struct AdminPerformance {
+pub(crate) struct AdminPerformance {
     id: Uuid,
     show_id: Uuid,
     title: String,
@@ -214,7 +179,7 @@ impl From<&Performance> for AdminPerformance {
     }
 }
 
-async fn list_performances(
+pub(crate) async fn list_performances(
     _: CatalogueEditor,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<AdminPerformance>>> {
@@ -223,7 +188,7 @@ async fn list_performances(
     Ok(Json(all.iter().map(AdminPerformance::from).collect()))
 }
 
-async fn show_performance(
+pub(crate) async fn show_performance(
     _: CatalogueEditor,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -379,7 +344,7 @@ async fn check_room(conn: &mut sqlx::PgConnection, room_id: Option<Uuid>) -> Api
     Ok(())
 }
 
-async fn create_performance(
+pub(crate) async fn create_performance(
     editor: CatalogueEditor,
     State(state): State<AppState>,
     body: JsonObject,
@@ -444,7 +409,7 @@ pub async fn save_new_performance(
     Ok(performance)
 }
 
-async fn update_performance(
+pub(crate) async fn update_performance(
     editor: CatalogueEditor,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -499,7 +464,7 @@ pub async fn save_performance_changes(
     Ok(updated)
 }
 
-async fn list_reservations(
+pub(crate) async fn list_reservations(
     _: AdminUser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -512,7 +477,7 @@ async fn list_reservations(
     Ok(Json(booking::list_reservations(&mut conn, id).await?))
 }
 
-async fn resend_ticket(
+pub(crate) async fn resend_ticket(
     admin: AdminUser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -543,7 +508,7 @@ pub async fn resend_ticket_for(state: &AppState, actor: &str, id: Uuid) -> ApiRe
     Ok(())
 }
 
-async fn list_staff(
+pub(crate) async fn list_staff(
     _: AdminUser,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<StaffUser>>> {
@@ -602,7 +567,7 @@ pub async fn save_staff_user(
     Ok(id)
 }
 
-async fn create_staff(
+pub(crate) async fn create_staff(
     admin: AdminUser,
     State(state): State<AppState>,
     body: JsonObject,
@@ -686,7 +651,7 @@ pub async fn change_staff_user(
     Ok(())
 }
 
-async fn update_staff(
+pub(crate) async fn update_staff(
     admin: AdminUser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -704,7 +669,7 @@ async fn update_staff(
     Ok(Json(json!({ "id": id, "status": "updated" })))
 }
 
-async fn list_api_keys(
+pub(crate) async fn list_api_keys(
     _: AdminUser,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<ApiKey>>> {
@@ -737,7 +702,7 @@ pub async fn issue_api_key(
     Ok((id, raw.expose().to_owned()))
 }
 
-async fn create_api_key(
+pub(crate) async fn create_api_key(
     admin: AdminUser,
     State(state): State<AppState>,
     body: JsonObject,
@@ -769,7 +734,7 @@ pub async fn withdraw_api_key(state: &AppState, actor: &str, id: uuid::Uuid) -> 
     Ok(())
 }
 
-async fn revoke_api_key(
+pub(crate) async fn revoke_api_key(
     admin: AdminUser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -778,7 +743,7 @@ async fn revoke_api_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_audit(
+pub(crate) async fn list_audit(
     _: AdminUser,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<audit::AuditEntry>>> {

@@ -2,12 +2,3 @@
 
 pub mod api;
 pub mod pages;
-
-use axum::Router;
-
-use crate::AppState;
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new().merge(api::router()).merge(pages::router())
-}

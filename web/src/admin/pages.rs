@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::{
-    Form, Router,
+    Form,
     extract::{Path, State},
     http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
 };
 use chrono::Utc;
 use common::{
@@ -31,38 +30,6 @@ use crate::{
     extract::JsonObject,
     pages::{self, MessagePage, format_time},
 };
-
-/// Routes of the admin pages.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin", get(home))
-        .route("/admin/", get(home))
-        .route("/admin/rooms", get(rooms_page).post(create_room))
-        .route("/admin/rooms/{id}", post(update_room))
-        .route("/admin/performances/new", get(new_performance_page))
-        .route("/admin/performances", post(create_performance))
-        .route(
-            "/admin/performances/{id}",
-            get(performance_page).post(update_performance),
-        )
-        .route(
-            "/admin/performances/{id}/reservations",
-            get(reservations_page),
-        )
-        .route(
-            "/admin/performances/{id}/reservations.csv",
-            get(reservations_csv),
-        )
-        .route(
-            "/admin/reservations/{id}/resend-ticket",
-            post(resend_ticket),
-        )
-        .route("/admin/staff", get(staff_page).post(create_staff))
-        .route("/admin/staff/{id}", post(update_staff))
-        .route("/admin/api-keys", post(create_api_key))
-        .route("/admin/api-keys/{id}/revoke", post(revoke_api_key))
-        .route("/admin/audit", get(audit_page))
-}
 
 /// What the navigation shows, by role.
 pub struct Nav {
@@ -191,7 +158,7 @@ struct HomePage {
 
 /// `/admin`: the performance list for editors and admins; door staff and operators are sent
 /// to their own page.
-async fn home(State(state): State<AppState>, parts: Parts) -> Response {
+pub(crate) async fn home(State(state): State<AppState>, parts: Parts) -> Response {
     let principal = match crate::auth::authenticate(&parts, &state).await {
         Ok(Some(p)) if p.session.is_some() => p,
         Ok(_) => return Redirect::to("/admin/login?next=/admin").into_response(),
@@ -239,7 +206,10 @@ async fn render_rooms(state: &AppState, nav: Nav, form: FormState, status: Statu
     }
 }
 
-async fn rooms_page(staff: StaffPage<ManageCatalogue>, State(state): State<AppState>) -> Response {
+pub(crate) async fn rooms_page(
+    staff: StaffPage<ManageCatalogue>,
+    State(state): State<AppState>,
+) -> Response {
     render_rooms(
         &state,
         Nav::from(&staff),
@@ -249,7 +219,7 @@ async fn rooms_page(staff: StaffPage<ManageCatalogue>, State(state): State<AppSt
     .await
 }
 
-async fn create_room(
+pub(crate) async fn create_room(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
@@ -275,7 +245,7 @@ async fn create_room(
     }
 }
 
-async fn update_room(
+pub(crate) async fn update_room(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -390,7 +360,7 @@ async fn render_performance_form(
     }
 }
 
-async fn new_performance_page(
+pub(crate) async fn new_performance_page(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
 ) -> Response {
@@ -408,7 +378,7 @@ async fn new_performance_page(
     render_performance_form(&state, Nav::from(&staff), None, defaults, StatusCode::OK).await
 }
 
-async fn create_performance(
+pub(crate) async fn create_performance(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
@@ -434,7 +404,7 @@ async fn create_performance(
     }
 }
 
-async fn performance_page(
+pub(crate) async fn performance_page(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -451,7 +421,7 @@ async fn performance_page(
     }
 }
 
-async fn update_performance(
+pub(crate) async fn update_performance(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -504,7 +474,7 @@ async fn load_reservations(
     Ok((performance, reservations))
 }
 
-async fn reservations_page(
+pub(crate) async fn reservations_page(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -532,7 +502,7 @@ fn csv_cell(value: &str) -> String {
     format!("\"{}\"", defused.replace('"', "\"\""))
 }
 
-async fn reservations_csv(
+pub(crate) async fn reservations_csv(
     _: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -582,7 +552,7 @@ async fn reservations_csv(
         .into_response()
 }
 
-async fn resend_ticket(
+pub(crate) async fn resend_ticket(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -658,7 +628,10 @@ async fn render_staff(
     }
 }
 
-async fn staff_page(staff: StaffPage<ViewPersonalData>, State(state): State<AppState>) -> Response {
+pub(crate) async fn staff_page(
+    staff: StaffPage<ViewPersonalData>,
+    State(state): State<AppState>,
+) -> Response {
     render_staff(
         &state,
         Nav::from(&staff),
@@ -681,7 +654,7 @@ fn role_of(form: &FormFields) -> Result<Role, FieldErrors> {
         })
 }
 
-async fn create_staff(
+pub(crate) async fn create_staff(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
@@ -725,7 +698,7 @@ async fn create_staff(
     }
 }
 
-async fn update_staff(
+pub(crate) async fn update_staff(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -763,7 +736,7 @@ async fn update_staff(
     })
 }
 
-async fn create_api_key(
+pub(crate) async fn create_api_key(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
@@ -806,7 +779,7 @@ async fn create_api_key(
     }
 }
 
-async fn revoke_api_key(
+pub(crate) async fn revoke_api_key(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -828,7 +801,10 @@ struct AuditPage {
     entries: Vec<AuditEntry>,
 }
 
-async fn audit_page(staff: StaffPage<ViewPersonalData>, State(state): State<AppState>) -> Response {
+pub(crate) async fn audit_page(
+    staff: StaffPage<ViewPersonalData>,
+    State(state): State<AppState>,
+) -> Response {
     let entries: ApiResult<Vec<AuditEntry>> = async {
         let mut conn = state.db.acquire().await?;
         Ok(audit::list_recent(&mut conn, 500).await?)
