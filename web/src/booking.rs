@@ -2,8 +2,6 @@
 //! Parse strictly, then one transaction writes the pending reservation and queues its
 //! confirmation e-mail, then answer at once: SMTP is the worker's business.
 
-use std::collections::BTreeMap;
-
 use axum::{
     Form, Json,
     extract::{Path, State},
@@ -13,17 +11,16 @@ use axum::{
 use common::booking::{
     self, BookingError, EmailLimits, FieldErrors, NewReservation, ReservationInput,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    catalogue::{self, PerformancePage, PerformanceView},
+    catalogue::{self, BookingForm, PerformancePage, PerformanceView},
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
     pages::{self, MessagePage},
     rate_limit::{Booking, Throttle},
+    state::AppState,
 };
 
 const FIELDS: [&str; 5] = ["name", "email", "phone", "notes", "party_size"];
@@ -116,70 +113,6 @@ async fn book(
         &[("outcome", outcome)],
     );
     result.map(|_| ())
-}
-
-/// The booking form's values and problems, kept so a visitor never retypes what was right.
-#[derive(Debug, Default, Deserialize)]
-pub struct BookingForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub phone: String,
-    #[serde(default)]
-    pub notes: String,
-    #[serde(default)]
-    pub party_size: String,
-    #[serde(skip)]
-    errors: FieldErrors,
-    /// Names of posted fields the form does not have (`status`, `token`, …): refused, as the
-    /// JSON API refuses unknown members.
-    #[serde(skip)]
-    pub unknown: Vec<String>,
-}
-
-impl BookingForm {
-    /// The form as posted; fields it does not have are kept in `unknown`.
-    fn from_pairs(pairs: Vec<(String, String)>) -> BookingForm {
-        let mut form = BookingForm::default();
-        for (name, value) in pairs {
-            match name.as_str() {
-                "name" => form.name = value,
-                "email" => form.email = value,
-                "phone" => form.phone = value,
-                "notes" => form.notes = value,
-                "party_size" => form.party_size = value,
-                _ if !form.unknown.contains(&name) => form.unknown.push(name),
-                _ => {}
-            }
-        }
-        form
-    }
-
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty() || !self.unknown.is_empty()
-    }
-
-    pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors.get(field).map(String::as_str)
-    }
-
-    fn input(&self) -> Result<ReservationInput, FieldErrors> {
-        let party_size = match self.party_size.trim() {
-            "" => None,
-            n => Some(n.parse::<i64>().map_err(|_| {
-                BTreeMap::from([("party_size".to_owned(), "must be a whole number".to_owned())])
-            })?),
-        };
-        Ok(ReservationInput {
-            name: Some(self.name.clone()),
-            email: Some(self.email.clone()),
-            phone: Some(self.phone.clone()),
-            notes: Some(self.notes.clone()),
-            party_size,
-        })
-    }
 }
 
 pub(crate) async fn submit_booking_form(

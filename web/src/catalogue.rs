@@ -9,15 +9,18 @@ use axum::{
     response::Response,
 };
 use chrono::Utc;
+use std::collections::BTreeMap;
+
+use common::booking::{FieldErrors, ReservationInput};
 use common::catalogue::{self, Performance};
+use serde::Deserialize;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    booking::BookingForm,
     error::{ApiError, ApiResult},
     pages::{self, format_time},
+    state::AppState,
 };
 
 /// The public view of a performance.
@@ -163,5 +166,69 @@ pub(crate) async fn performance_page(
             },
         ),
         Err(e) => pages::error_page(e),
+    }
+}
+
+/// The booking form's values and problems, kept so a visitor never retypes what was right.
+#[derive(Debug, Default, Deserialize)]
+pub struct BookingForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub party_size: String,
+    #[serde(skip)]
+    pub(crate) errors: FieldErrors,
+    /// Names of posted fields the form does not have (`status`, `token`, …): refused, as the
+    /// JSON API refuses unknown members.
+    #[serde(skip)]
+    pub unknown: Vec<String>,
+}
+
+impl BookingForm {
+    /// The form as posted; fields it does not have are kept in `unknown`.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> BookingForm {
+        let mut form = BookingForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "name" => form.name = value,
+                "email" => form.email = value,
+                "phone" => form.phone = value,
+                "notes" => form.notes = value,
+                "party_size" => form.party_size = value,
+                _ if !form.unknown.contains(&name) => form.unknown.push(name),
+                _ => {}
+            }
+        }
+        form
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || !self.unknown.is_empty()
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field).map(String::as_str)
+    }
+
+    pub(crate) fn input(&self) -> Result<ReservationInput, FieldErrors> {
+        let party_size = match self.party_size.trim() {
+            "" => None,
+            n => Some(n.parse::<i64>().map_err(|_| {
+                BTreeMap::from([("party_size".to_owned(), "must be a whole number".to_owned())])
+            })?),
+        };
+        Ok(ReservationInput {
+            name: Some(self.name.clone()),
+            email: Some(self.email.clone()),
+            phone: Some(self.phone.clone()),
+            notes: Some(self.notes.clone()),
+            party_size,
+        })
     }
 }

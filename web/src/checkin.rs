@@ -19,11 +19,11 @@ use serde_json::{Map, json};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
     auth::{self, Actor, CheckinStaff, StaffPage},
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject},
     pages::{self, format_time},
+    state::AppState,
 };
 
 impl From<CheckinError> for ApiError {

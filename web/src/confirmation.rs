@@ -14,11 +14,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    AppState,
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
     pages::{self, MessagePage},
     rate_limit::{Confirm, Throttle},
+    state::AppState,
 };
 
 /// Reads `{"token": "..."}`, the body of every token endpoint.

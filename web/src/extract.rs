@@ -14,7 +14,7 @@ use axum::{
 use common::booking::FieldErrors;
 use serde_json::{Map, Value};
 
-use crate::{AppState, error::ApiError};
+use crate::{error::ApiError, rate_limit, state::AppState};
 
 /// Largest request body the JSON API accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -224,6 +224,20 @@ fn client_ip<'a>(
         .rev()
         .find(|ip| !trusted.contains(ip))
         .unwrap_or(peer)
+}
+
+/// Counts the request against its client's budget before anything else is looked at.
+impl<E: rate_limit::Limited> axum::extract::FromRequestParts<AppState> for rate_limit::Throttle<E> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        state.rate_limits.check(E::ENDPOINT, ip)?;
+        Ok(rate_limit::Throttle(std::marker::PhantomData))
+    }
 }
 
 #[cfg(test)]

@@ -21,11 +21,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
-    AppState,
-    admin::pages::Nav,
     auth::{Operator, StaffPage, WatchOperations},
     error::{ApiError, ApiResult},
     pages,
+    pages::Nav,
+    state::AppState,
 };
 
 pub(crate) async fn healthz() -> &'static str {

@@ -7,6 +7,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
+use common::auth::{Permission, Role};
 
 use crate::error::ApiError;
 
@@ -112,4 +113,37 @@ pub fn error_page(error: ApiError) -> Response {
 /// How times are shown on pages.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.format("%a %-d %b %Y, %H:%M UTC").to_string()
+}
+
+/// What the navigation shows, by role.
+pub struct Nav {
+    pub csrf_token: String,
+    pub catalogue: bool,
+    pub admin: bool,
+    pub door: bool,
+    pub operations: bool,
+}
+
+impl Nav {
+    /// The links `role` may follow.
+    pub fn new(role: Role, csrf_token: String) -> Nav {
+        Nav {
+            csrf_token,
+            catalogue: role.can(Permission::ManageCatalogue),
+            admin: role.can(Permission::ViewPersonalData),
+            door: role.can(Permission::CheckIn),
+            operations: role.can(Permission::WatchOperations),
+        }
+    }
+}
+
+/// Where staff land after login when no other page was asked for.
+pub fn landing_for(role: Role) -> &'static str {
+    if role.can(Permission::ManageCatalogue) {
+        "/admin"
+    } else if role.can(Permission::CheckIn) {
+        "/checkin"
+    } else {
+        "/ops/queues"
+    }
 }

@@ -17,8 +17,8 @@ use tower_http::{
 use tracing::Span;
 
 use crate::{
-    AppState, admin, auth, booking, catalogue, checkin, confirmation, error::ApiError,
-    extract::MAX_BODY_BYTES, ops, pages, session, tickets,
+    admin, auth, booking, catalogue, checkin, confirmation, error::ApiError,
+    extract::MAX_BODY_BYTES, ops, pages, session, state::AppState, tickets,
 };
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

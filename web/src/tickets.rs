@@ -15,14 +15,13 @@ use common::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    AppState,
     auth::{self, StaffPage},
     confirmation::{TokenActionPage, TokenQuery, token_field},
     error::{ApiError, ApiResult},
     extract::JsonObject,
     pages::{self, MessagePage, format_time},
     rate_limit::{Cancel, Throttle},
-    session,
+    state::AppState,
 };
 
 impl From<CancelError> for ApiError {
@@ -105,7 +104,7 @@ pub(crate) async fn ticket_page(
     let checkin_csrf = staff
         .filter(|p| p.role.can(common::auth::Permission::CheckIn))
         .and_then(|p| p.session)
-        .map(|s| session::csrf_token(&state, &s));
+        .map(|s| crate::auth::csrf_token(&state, &s));
     pages::render(StatusCode::OK, &page_for(&ticket, &token, checkin_csrf))
 }
 

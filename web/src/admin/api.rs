@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
     auth::{AdminUser, CatalogueEditor},
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject},
+    state::AppState,
 };
 
 /// An id from a URL; anything that is not an id is a 404.

@@ -23,41 +23,13 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
     admin::api,
     auth::{ManageCatalogue, StaffPage, ViewPersonalData},
     error::{ApiError, ApiResult},
     extract::JsonObject,
-    pages::{self, MessagePage, format_time},
+    pages::{self, MessagePage, Nav, format_time},
+    state::AppState,
 };
-
-/// What the navigation shows, by role.
-pub struct Nav {
-    pub csrf_token: String,
-    pub catalogue: bool,
-    pub admin: bool,
-    pub door: bool,
-    pub operations: bool,
-}
-
-impl Nav {
-    /// The links `role` may follow.
-    pub fn new(role: Role, csrf_token: String) -> Nav {
-        Nav {
-            csrf_token,
-            catalogue: role.can(Permission::ManageCatalogue),
-            admin: role.can(Permission::ViewPersonalData),
-            door: role.can(Permission::CheckIn),
-            operations: role.can(Permission::WatchOperations),
-        }
-    }
-}
-
-impl<P: crate::auth::Requirement> From<&StaffPage<P>> for Nav {
-    fn from(staff: &StaffPage<P>) -> Nav {
-        Nav::new(staff.principal.role, staff.csrf_token.clone())
-    }
-}
 
 /// Posted form fields, kept to refill the form, with the problems found.
 #[derive(Default)]
@@ -165,9 +137,9 @@ pub(crate) async fn home(State(state): State<AppState>, parts: Parts) -> Respons
         Err(e) => return pages::error_page(e),
     };
     if !principal.role.can(Permission::ManageCatalogue) {
-        return Redirect::to(landing_for(principal.role)).into_response();
+        return Redirect::to(pages::landing_for(principal.role)).into_response();
     }
-    let csrf = crate::session::csrf_token(&state, principal.session.as_deref().unwrap_or_default());
+    let csrf = crate::auth::csrf_token(&state, principal.session.as_deref().unwrap_or_default());
     let nav = Nav::new(principal.role, csrf);
     let list: ApiResult<Vec<Performance>> = async {
         let mut conn = state.db.acquire().await?;
@@ -819,16 +791,5 @@ pub(crate) async fn audit_page(
             },
         ),
         Err(e) => pages::error_page(e),
-    }
-}
-
-/// Where staff land after login when no other page was asked for.
-pub fn landing_for(role: Role) -> &'static str {
-    if role.can(Permission::ManageCatalogue) {
-        "/admin"
-    } else if role.can(Permission::CheckIn) {
-        "/checkin"
-    } else {
-        "/ops/queues"
     }
 }
