@@ -1,0 +1,192 @@
+//! Reservation lists (personal data, admins only) as JSON, a page and CSV, and ticket
+//! re-sending.
+
+use askama::Template;
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use chrono::Utc;
+use common::{
+    audit::{self},
+    booking::{self, Reservation},
+    catalogue::{self, Performance},
+    tickets::{self, ResendError},
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{PerformanceRow, parse_id};
+use crate::{
+    auth::{AdminUser, StaffPage, ViewPersonalData},
+    error::{ApiError, ApiResult},
+    pages::{self, Nav},
+    state::AppState,
+};
+
+pub(crate) async fn list_reservations(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Reservation>>> {
+    let id = parse_id(&id)?;
+    let mut conn = state.db.acquire().await?;
+    catalogue::find_performance(&mut conn, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(booking::list_reservations(&mut conn, id).await?))
+}
+
+pub(crate) async fn resend_ticket(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    resend_ticket_for(&state, &admin.principal.actor.label(), parse_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))))
+}
+
+/// Replaces a reservation's ticket and queues the e-mail, with its audit entry; shared with the
+/// reservations page.
+pub async fn resend_ticket_for(state: &AppState, actor: &str, id: Uuid) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    match tickets::resend_ticket(&mut tx, id, state.config.jobs.max_attempts).await {
+        Ok(()) => {}
+        Err(ResendError::NotFound) => return Err(ApiError::not_found()),
+        Err(ResendError::NotConfirmed) => {
+            return Err(ApiError::Conflict {
+                code: "not_valid",
+                message: "only confirmed reservations have tickets",
+                extra: serde_json::Map::new(),
+            });
+        }
+        Err(ResendError::Db(e)) => return Err(e.into()),
+    }
+    audit::record(&mut tx, actor, "ticket.resend", Some(id), json!({})).await?;
+    tx.commit().await?;
+    tracing::info!(reservation.id = %id, "ticket re-sent");
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "admin/reservations.html")]
+struct ReservationsPage {
+    nav: Nav,
+    performance: PerformanceRow,
+    reservations: Vec<Reservation>,
+}
+
+async fn load_reservations(
+    state: &AppState,
+    id: &str,
+) -> ApiResult<(Performance, Vec<Reservation>)> {
+    let performance = crate::catalogue::load(state, id).await?;
+    let mut conn = state.db.acquire().await?;
+    let reservations = booking::list_reservations(&mut conn, performance.id).await?;
+    Ok((performance, reservations))
+}
+
+pub(crate) async fn reservations_page(
+    staff: StaffPage<ViewPersonalData>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    match load_reservations(&state, &id).await {
+        Ok((performance, reservations)) => pages::render(
+            StatusCode::OK,
+            &ReservationsPage {
+                nav: Nav::from(&staff),
+                performance: PerformanceRow::of(&performance),
+                reservations,
+            },
+        ),
+        Err(e) => pages::error_page(e),
+    }
+}
+
+/// A CSV cell: quoted, and a leading `= + - @` defused so spreadsheets do not run it.
+fn csv_cell(value: &str) -> String {
+    let defused = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
+pub(crate) async fn reservations_csv(
+    _: StaffPage<ViewPersonalData>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    let (performance, reservations) = match load_reservations(&state, &id).await {
+        Ok(found) => found,
+        Err(e) => return pages::error_page(e),
+    };
+    let mut csv = String::from(
+        "id,status,party_size,name,email,phone,notes,created_at,confirmed_at,checked_in_at\r\n",
+    );
+    let time = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    for r in &reservations {
+        let cells = [
+            r.id.to_string(),
+            r.status.clone(),
+            r.party_size.to_string(),
+            r.name.clone().unwrap_or_default(),
+            r.email.clone().unwrap_or_default(),
+            r.phone.clone().unwrap_or_default(),
+            r.notes.clone().unwrap_or_default(),
+            r.created_at.to_rfc3339(),
+            time(r.confirmed_at),
+            time(r.checked_in_at),
+        ];
+        csv.push_str(
+            &cells
+                .iter()
+                .map(|c| csv_cell(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        csv.push_str("\r\n");
+    }
+    let filename = format!("reservations-{}.csv", performance.id);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        csv,
+    )
+        .into_response()
+}
+
+pub(crate) async fn resend_ticket_form(
+    staff: StaffPage<ViewPersonalData>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    let result: ApiResult<Uuid> = async {
+        let id = parse_id(&id)?;
+        let mut conn = state.db.acquire().await?;
+        let reservation = booking::find_reservation(&mut conn, id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        drop(conn);
+        resend_ticket_for(&state, &staff.principal.actor.label(), id).await?;
+        Ok(reservation.performance_id)
+    }
+    .await;
+    match result {
+        Ok(performance_id) => Redirect::to(&format!(
+            "/admin/performances/{performance_id}/reservations"
+        ))
+        .into_response(),
+        Err(e) => pages::error_page(e),
+    }
+}
