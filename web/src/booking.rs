@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::{
     catalogue::{self, BookingForm, PerformancePage, PerformanceView},
     error::{ApiError, ApiResult},
+    extract::PathId,
     extract::{Fields, JsonObject, RequestId},
     pages::{self, MessagePage},
     rate_limit::{Booking, Throttle},
@@ -119,14 +120,14 @@ pub(crate) async fn submit_booking_form(
     throttle: Result<Throttle<Booking>, ApiError>,
     request_id: RequestId,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let mut form = BookingForm::from_pairs(pairs);
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
-    let performance = match catalogue::load(&state, &id).await {
+    let performance = match catalogue::load(&state, id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
     };

@@ -2,12 +2,7 @@
 //! JSON and as pages. Nothing here reveals anything about reservations but seat counts.
 
 use askama::Template;
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::Utc;
 use std::collections::BTreeMap;
 
@@ -19,6 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},
+    extract::PathId,
     pages::{self, format_time},
     state::AppState,
 };
@@ -76,15 +72,14 @@ pub(crate) async fn list_performances(
 
 pub(crate) async fn show_performance(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<PerformanceResponse>> {
-    let performance = load(&state, &id).await?;
+    let performance = load(&state, id).await?;
     Ok(Json(PerformanceResponse::detail(&performance)))
 }
 
-/// Loads a performance by the id in a URL; anything that is not a known id is a 404.
-pub async fn load(state: &AppState, id: &str) -> ApiResult<Performance> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
+/// Loads a performance by the id in a URL; an unknown id is a 404.
+pub async fn load(state: &AppState, id: Uuid) -> ApiResult<Performance> {
     let mut conn = state.db.acquire().await?;
     catalogue::find_performance(&mut conn, id)
         .await?
@@ -155,9 +150,9 @@ pub struct PerformancePage {
 
 pub(crate) async fn performance_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Response {
-    match load(&state, &id).await {
+    match load(&state, id).await {
         Ok(p) => pages::render(
             StatusCode::OK,
             &PerformancePage {

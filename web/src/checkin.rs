@@ -2,12 +2,7 @@
 //! the page door staff use on a phone. The locked transaction lives in `common::checkin`.
 
 use askama::Template;
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::Utc;
 use common::{
     audit,
@@ -21,6 +16,7 @@ use uuid::Uuid;
 use crate::{
     auth::{self, Actor, CheckinStaff, StaffPage},
     error::{ApiError, ApiResult},
+    extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, format_time},
     state::AppState,
@@ -208,9 +204,9 @@ pub(crate) async fn door_performances(
 pub(crate) async fn door_performance(
     _: CheckinStaff,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<DoorPerformance>> {
-    let performance = crate::catalogue::load(&state, &id).await?;
+    let performance = crate::catalogue::load(&state, id).await?;
     Ok(Json(door_view(&state, &performance).await?))
 }
 

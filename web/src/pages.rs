@@ -84,6 +84,26 @@ impl MessagePage {
     }
 }
 
+/// What an HTML handler returns: its page, or an error that renders as the error page, so
+/// handlers use `?` like JSON handlers do.
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// An error on the way to a page; it answers with [`error_page`].
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(error: E) -> PageError {
+        PageError(error.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(self.0)
+    }
+}
+
 /// Shows an API error to a browser: the same status, a readable page.
 pub fn error_page(error: ApiError) -> Response {
     let status = error.status();

@@ -32,11 +32,6 @@ use crate::{
     state::AppState,
 };
 
-/// An id from a URL; anything that is not an id is a 404.
-pub fn parse_id(id: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| ApiError::not_found())
-}
-
 /// Posted form fields, kept to refill the form, with the problems found.
 #[derive(Default)]
 pub struct FormState {

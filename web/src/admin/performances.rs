@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::{
     Form, Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -20,10 +20,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{FormFields, FormState, PerformanceRow, form_object, parse_id};
+use super::{FormFields, FormState, PerformanceRow, form_object};
 use crate::{
     auth::{CatalogueEditor, ManageCatalogue, StaffPage},
     error::{ApiError, ApiResult},
+    extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, Nav},
     state::AppState,
@@ -89,10 +90,10 @@ pub(crate) async fn list_performances(
 pub(crate) async fn show_performance(
     _: CatalogueEditor,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<AdminPerformance>> {
     let mut conn = state.db.acquire().await?;
-    let performance = catalogue::find_performance(&mut conn, parse_id(&id)?)
+    let performance = catalogue::find_performance(&mut conn, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(AdminPerformance::from(&performance)))
@@ -310,10 +311,9 @@ pub async fn save_new_performance(
 pub(crate) async fn update_performance(
     editor: CatalogueEditor,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: JsonObject,
 ) -> ApiResult<Json<AdminPerformance>> {
-    let id = parse_id(&id)?;
     let updated =
         save_performance_changes(&state, &editor.principal.actor.label(), id, body).await?;
     Ok(Json(AdminPerformance::from(&updated)))
@@ -489,9 +489,9 @@ pub(crate) async fn create_performance_form(
 pub(crate) async fn performance_page(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Response {
-    match crate::catalogue::load(&state, &id).await {
+    match crate::catalogue::load(&state, id).await {
         Ok(p) => {
             let form = FormState {
                 values: values_of(&p),
@@ -506,10 +506,10 @@ pub(crate) async fn performance_page(
 pub(crate) async fn update_performance_form(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<FormFields>,
 ) -> Response {
-    let current = match crate::catalogue::load(&state, &id).await {
+    let current = match crate::catalogue::load(&state, id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
     };

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
@@ -18,10 +18,11 @@ use common::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{PerformanceRow, parse_id};
+use super::PerformanceRow;
 use crate::{
     auth::{AdminUser, StaffPage, ViewPersonalData},
     error::{ApiError, ApiResult},
+    extract::PathId,
     pages::{self, Nav},
     state::AppState,
 };
@@ -29,9 +30,8 @@ use crate::{
 pub(crate) async fn list_reservations(
     _: AdminUser,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Vec<Reservation>>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     catalogue::find_performance(&mut conn, id)
         .await?
@@ -42,9 +42,9 @@ pub(crate) async fn list_reservations(
 pub(crate) async fn resend_ticket(
     admin: AdminUser,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    resend_ticket_for(&state, &admin.principal.actor.label(), parse_id(&id)?).await?;
+    resend_ticket_for(&state, &admin.principal.actor.label(), id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))))
 }
 
@@ -80,7 +80,7 @@ struct ReservationsPage {
 
 async fn load_reservations(
     state: &AppState,
-    id: &str,
+    id: Uuid,
 ) -> ApiResult<(Performance, Vec<Reservation>)> {
     let performance = crate::catalogue::load(state, id).await?;
     let mut conn = state.db.acquire().await?;
@@ -91,9 +91,9 @@ async fn load_reservations(
 pub(crate) async fn reservations_page(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Response {
-    match load_reservations(&state, &id).await {
+    match load_reservations(&state, id).await {
         Ok((performance, reservations)) => pages::render(
             StatusCode::OK,
             &ReservationsPage {
@@ -119,9 +119,9 @@ fn csv_cell(value: &str) -> String {
 pub(crate) async fn reservations_csv(
     _: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Response {
-    let (performance, reservations) = match load_reservations(&state, &id).await {
+    let (performance, reservations) = match load_reservations(&state, id).await {
         Ok(found) => found,
         Err(e) => return pages::error_page(e),
     };
@@ -169,10 +169,9 @@ pub(crate) async fn reservations_csv(
 pub(crate) async fn resend_ticket_form(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Response {
     let result: ApiResult<Uuid> = async {
-        let id = parse_id(&id)?;
         let mut conn = state.db.acquire().await?;
         let reservation = booking::find_reservation(&mut conn, id)
             .await?

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::{
     Form, Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -14,10 +14,11 @@ use common::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{FormFields, FormState, form_object, parse_id};
+use super::{FormFields, FormState, form_object};
 use crate::{
     auth::{CatalogueEditor, ManageCatalogue, StaffPage},
     error::{ApiError, ApiResult},
+    extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, MessagePage, Nav},
     state::AppState,
@@ -34,10 +35,10 @@ pub(crate) async fn list_rooms(
 pub(crate) async fn show_room(
     _: CatalogueEditor,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Room>> {
     let mut conn = state.db.acquire().await?;
-    let room = catalogue::find_room(&mut conn, parse_id(&id)?).await?;
+    let room = catalogue::find_room(&mut conn, id).await?;
     room.map(Json).ok_or_else(ApiError::not_found)
 }
 
@@ -88,10 +89,9 @@ pub async fn save_new_room(state: &AppState, actor: &str, body: JsonObject) -> A
 pub(crate) async fn update_room(
     editor: CatalogueEditor,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: JsonObject,
 ) -> ApiResult<Json<Room>> {
-    let id = parse_id(&id)?;
     let room = save_room_changes(&state, &editor.principal.actor.label(), id, body).await?;
     Ok(Json(room))
 }
@@ -185,11 +185,10 @@ pub(crate) async fn create_room_form(
 pub(crate) async fn update_room_form(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<FormFields>,
 ) -> Response {
     let result = async {
-        let id = parse_id(&id)?;
         save_room_changes(
             &state,
             &staff.principal.actor.label(),

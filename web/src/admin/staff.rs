@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::{
     Form, Json,
-    extract::{Path, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
@@ -15,10 +15,11 @@ use common::{
 };
 use serde_json::{Value, json};
 
-use super::{FormFields, FormState, after_post, parse_id};
+use super::{FormFields, FormState, after_post};
 use crate::{
     auth::{AdminUser, StaffPage, ViewPersonalData},
     error::{ApiError, ApiResult},
+    extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, MessagePage, Nav},
     state::AppState,
@@ -170,7 +171,7 @@ pub async fn change_staff_user(
 pub(crate) async fn update_staff(
     admin: AdminUser,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: JsonObject,
 ) -> ApiResult<Json<Value>> {
     let mut fields = Fields::new(body, &["role", "disabled", "password"]);
@@ -180,7 +181,6 @@ pub(crate) async fn update_staff(
         password: fields.string("password"),
     };
     fields.finish()?;
-    let id = parse_id(&id)?;
     change_staff_user(&state, &admin.principal.actor.label(), id, change).await?;
     Ok(Json(json!({ "id": id, "status": "updated" })))
 }
@@ -253,9 +253,9 @@ pub async fn withdraw_api_key(state: &AppState, actor: &str, id: uuid::Uuid) -> 
 pub(crate) async fn revoke_api_key(
     admin: AdminUser,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    withdraw_api_key(&state, &admin.principal.actor.label(), parse_id(&id)?).await?;
+    withdraw_api_key(&state, &admin.principal.actor.label(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -383,11 +383,10 @@ pub(crate) async fn create_staff_form(
 pub(crate) async fn update_staff_form(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<FormFields>,
 ) -> Response {
     let result = async {
-        let id = parse_id(&id)?;
         let change = match form.get("action").map(String::as_str) {
             Some("disable") => StaffChange {
                 disabled: Some(true),
@@ -464,13 +463,9 @@ pub(crate) async fn create_api_key_form(
 pub(crate) async fn revoke_api_key_form(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Response {
-    let result = async {
-        let id = parse_id(&id)?;
-        withdraw_api_key(&state, &staff.principal.actor.label(), id).await
-    }
-    .await;
+    let result = async { withdraw_api_key(&state, &staff.principal.actor.label(), id).await }.await;
     after_post(result, "/admin/staff", |_| {
         pages::error_page(ApiError::not_found())
     })
