@@ -3,6 +3,7 @@
 //! is valid for its performance until the end of the check-in window. Cancelling frees the
 //! seats and revokes the ticket.
 
+use crate::booking::ReservationStatus;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -17,7 +18,7 @@ pub struct Recipient {
     pub email: Option<String>,
     pub name: Option<String>,
     pub party_size: i32,
-    pub status: String,
+    pub status: ReservationStatus,
     pub confirmation_sent: bool,
     pub ticket_sent: bool,
     pub title: String,
@@ -98,7 +99,7 @@ pub struct TicketView {
     pub starts_at: DateTime<Utc>,
     pub room: String,
     pub party_size: i32,
-    pub status: String,
+    pub status: ReservationStatus,
     pub checked_in_at: Option<DateTime<Utc>>,
     pub revoked: bool,
 }
@@ -156,13 +157,13 @@ pub async fn cancel_reservation(
             .await?;
     // The confirmed seat count changes: take the same lock confirmation takes.
     catalogue::lock_performance(conn, performance_id).await?;
-    let (status, checked_in): (String, bool) = sqlx::query_as(
+    let (status, checked_in): (ReservationStatus, bool) = sqlx::query_as(
         "SELECT status, checked_in_at IS NOT NULL FROM reservations WHERE id = $1 FOR UPDATE",
     )
     .bind(token.reservation_id)
     .fetch_one(&mut *conn)
     .await?;
-    if status == "cancelled" {
+    if status == ReservationStatus::Cancelled {
         return Ok((token.reservation_id, false));
     }
     if checked_in {
@@ -200,14 +201,14 @@ pub async fn resend_ticket(
     reservation_id: Uuid,
     max_attempts: usize,
 ) -> Result<(), ResendError> {
-    let status: Option<String> =
+    let status: Option<ReservationStatus> =
         sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1 FOR UPDATE")
             .bind(reservation_id)
             .fetch_optional(&mut *conn)
             .await?;
-    match status.as_deref() {
+    match status {
         None => return Err(ResendError::NotFound),
-        Some("confirmed") => {}
+        Some(ReservationStatus::Confirmed) => {}
         Some(_) => return Err(ResendError::NotConfirmed),
     }
     token::revoke_tokens(

@@ -9,6 +9,7 @@ use axum::{
     response::Response,
 };
 use common::{
+    booking::ReservationStatus,
     checkin::CheckedIn,
     tickets::{self, CancelError, TicketView},
 };
@@ -56,9 +57,9 @@ struct TicketPage {
 }
 
 fn ticket_state(ticket: &TicketView) -> &'static str {
-    if ticket.revoked || ticket.status == "cancelled" {
+    if ticket.revoked || ticket.status == ReservationStatus::Cancelled {
         "This ticket is not valid."
-    } else if ticket.status != "confirmed" {
+    } else if ticket.status != ReservationStatus::Confirmed {
         "This reservation is not confirmed."
     } else if ticket.checked_in_at.is_some() {
         "This ticket has been used."

@@ -10,8 +10,8 @@ use axum::{
 };
 use chrono::Utc;
 use common::{
-    audit::{self},
-    booking::{self, Reservation},
+    audit,
+    booking::{self, Reservation, ReservationStatus},
     catalogue::{self, Performance},
     tickets::{self, ResendError},
 };
@@ -132,7 +132,7 @@ pub(crate) async fn reservations_csv(
     for r in &reservations {
         let cells = [
             r.id.to_string(),
-            r.status.clone(),
+            r.status.to_string(),
             r.party_size.to_string(),
             r.name.clone().unwrap_or_default(),
             r.email.clone().unwrap_or_default(),
