@@ -6,6 +6,7 @@ use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::Utc;
 use common::{
     audit,
+    audit::AuditAction,
     catalogue::{self, Performance},
     checkin::{self, CheckedIn, CheckinError, CheckinRequest, DoorCounts},
 };
@@ -118,7 +119,7 @@ pub async fn record_check_in(
                 audit::record(
                     &mut tx,
                     &actor.label(),
-                    "checkin",
+                    AuditAction::Checkin,
                     Some(outcome.performance.id),
                     json!({ "party_size": outcome.party_size }),
                 )

@@ -5,7 +5,9 @@ use std::io::BufRead;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::{
-    audit, auth,
+    audit,
+    audit::AuditAction,
+    auth,
     auth::Role,
     catalogue,
     config::{Config, DatabaseConfig},
@@ -185,13 +187,20 @@ async fn create_staff(
             anyhow::bail!("no staff user has this e-mail address");
         };
         auth::reset_staff_password(&mut tx, id, &hash).await?;
-        audit::record(&mut tx, "cli", "staff.password_reset", Some(id), json!({})).await?;
+        audit::record(
+            &mut tx,
+            "cli",
+            AuditAction::StaffPasswordReset,
+            Some(id),
+            json!({}),
+        )
+        .await?;
         if let Some(role) = role {
             auth::update_staff_role(&mut tx, id, role).await?;
             audit::record(
                 &mut tx,
                 "cli",
-                "staff.role",
+                AuditAction::StaffRole,
                 Some(id),
                 json!({ "role": role }),
             )
@@ -209,7 +218,7 @@ async fn create_staff(
         audit::record(
             &mut tx,
             "cli",
-            "staff.create",
+            AuditAction::StaffCreate,
             Some(id),
             json!({ "role": role }),
         )

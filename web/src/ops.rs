@@ -14,6 +14,7 @@ use axum::{
 };
 use common::{
     audit,
+    audit::AuditAction,
     metrics::{labels, write_gauge},
     ops::{self, FailedJob, QueueStats, WorkerInfo},
 };
@@ -138,8 +139,8 @@ enum JobAction {
 async fn act_on_job(state: &AppState, actor: &str, id: &str, action: JobAction) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
     let (done, name) = match action {
-        JobAction::Retry => (ops::retry_job(&mut tx, id).await?, "job.retry"),
-        JobAction::Kill => (ops::kill_job(&mut tx, id).await?, "job.kill"),
+        JobAction::Retry => (ops::retry_job(&mut tx, id).await?, AuditAction::JobRetry),
+        JobAction::Kill => (ops::kill_job(&mut tx, id).await?, AuditAction::JobKill),
     };
     if !done {
         return Err(ApiError::NotFound {
@@ -149,7 +150,7 @@ async fn act_on_job(state: &AppState, actor: &str, id: &str, action: JobAction) 
     }
     audit::record(&mut tx, actor, name, None, json!({ "job_id": id })).await?;
     tx.commit().await?;
-    tracing::info!(job.id = id, action = name, "operator action");
+    tracing::info!(job.id = id, action = name.as_str(), "operator action");
     Ok(())
 }
 
@@ -159,7 +160,7 @@ async fn retry_all(state: &AppState, actor: &str) -> ApiResult<u64> {
     audit::record(
         &mut tx,
         actor,
-        "job.retry_all_failed",
+        AuditAction::JobRetryAllFailed,
         None,
         json!({ "count": count }),
     )

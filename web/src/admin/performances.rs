@@ -12,6 +12,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use common::{
+    audit::AuditAction,
     audit::{self},
     booking::FieldErrors,
     catalogue::{self, BookingStatus, Performance, PerformanceSettings, Room},
@@ -295,7 +296,7 @@ pub async fn save_new_performance(
     audit::record(
         &mut tx,
         actor,
-        "performance.create",
+        AuditAction::PerformanceCreate,
         Some(id),
         settings_json(&settings),
     )
@@ -349,7 +350,7 @@ pub async fn save_performance_changes(
     audit::record(
         &mut tx,
         actor,
-        "performance.update",
+        AuditAction::PerformanceUpdate,
         Some(id),
         changes(&before, &after),
     )

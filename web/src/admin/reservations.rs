@@ -11,6 +11,7 @@ use axum::{
 use chrono::Utc;
 use common::{
     audit,
+    audit::AuditAction,
     booking::{self, Reservation, ReservationStatus},
     catalogue::{self, Performance},
     tickets::{self, ResendError},
@@ -64,7 +65,14 @@ pub async fn resend_ticket_for(state: &AppState, actor: &str, id: Uuid) -> ApiRe
         }
         Err(ResendError::Db(e)) => return Err(e.into()),
     }
-    audit::record(&mut tx, actor, "ticket.resend", Some(id), json!({})).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::TicketResend,
+        Some(id),
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(reservation.id = %id, "ticket re-sent");
     Ok(())

@@ -8,6 +8,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use common::{
+    audit::AuditAction,
     audit::{self},
     catalogue::{self, Room},
 };
@@ -75,7 +76,14 @@ pub async fn save_new_room(state: &AppState, actor: &str, body: JsonObject) -> A
     match catalogue::insert_room(&mut tx, &name, capacity).await {
         Ok(room) => {
             let details = json!({ "capacity": capacity });
-            audit::record(&mut tx, actor, "room.create", Some(room.id), details).await?;
+            audit::record(
+                &mut tx,
+                actor,
+                AuditAction::RoomCreate,
+                Some(room.id),
+                details,
+            )
+            .await?;
             tx.commit().await?;
             Ok(room)
         }
@@ -111,7 +119,7 @@ pub async fn save_room_changes(
     match catalogue::update_room(&mut tx, id, name.as_deref(), capacity).await {
         Ok(Some(room)) => {
             let details = json!({ "name_changed": name.is_some(), "capacity": capacity });
-            audit::record(&mut tx, actor, "room.update", Some(id), details).await?;
+            audit::record(&mut tx, actor, AuditAction::RoomUpdate, Some(id), details).await?;
             tx.commit().await?;
             Ok(room)
         }

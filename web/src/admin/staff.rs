@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use common::{
+    audit::AuditAction,
     audit::{self},
     auth::{self, ApiKey, Role, StaffUser},
     booking::FieldErrors,
@@ -75,7 +76,7 @@ pub async fn save_staff_user(
     audit::record(
         &mut tx,
         actor,
-        "staff.create",
+        AuditAction::StaffCreate,
         Some(id),
         json!({ "role": role }),
     )
@@ -149,20 +150,27 @@ pub async fn change_staff_user(
     if let Some(role) = change.role {
         auth::update_staff_role(&mut tx, id, role).await?;
         let details = json!({ "role": role });
-        audit::record(&mut tx, actor, "staff.role", Some(id), details).await?;
+        audit::record(&mut tx, actor, AuditAction::StaffRole, Some(id), details).await?;
     }
     if let Some(disabled) = change.disabled {
         auth::set_staff_disabled(&mut tx, id, disabled).await?;
         let action = if disabled {
-            "staff.disable"
+            AuditAction::StaffDisable
         } else {
-            "staff.enable"
+            AuditAction::StaffEnable
         };
         audit::record(&mut tx, actor, action, Some(id), json!({})).await?;
     }
     if let Some(hash) = hash {
         auth::reset_staff_password(&mut tx, id, &hash).await?;
-        audit::record(&mut tx, actor, "staff.password_reset", Some(id), json!({})).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            AuditAction::StaffPasswordReset,
+            Some(id),
+            json!({}),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -209,7 +217,7 @@ pub async fn issue_api_key(
     audit::record(
         &mut tx,
         actor,
-        "api_key.create",
+        AuditAction::ApiKeyCreate,
         Some(id),
         json!({ "role": role }),
     )
@@ -245,7 +253,14 @@ pub async fn withdraw_api_key(state: &AppState, actor: &str, id: uuid::Uuid) -> 
     if !auth::revoke_api_key(&mut tx, id).await? {
         return Err(ApiError::not_found());
     }
-    audit::record(&mut tx, actor, "api_key.revoke", Some(id), json!({})).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        AuditAction::ApiKeyRevoke,
+        Some(id),
+        json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
