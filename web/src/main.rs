@@ -130,15 +130,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .expect("valid time")
                     .and_utc();
                 let settings = catalogue::PerformanceSettings {
-                    show_id: show,
-                    room_id: room.id,
-                    starts_at,
-                    additional_seats: 0,
-                    manually_occupied_seats: 0,
-                    max_party_size: 10,
                     booking_status: catalogue::BookingStatus::Open,
-                    checkin_opens_minutes_before: 120,
-                    checkin_closes_minutes_after: 180,
+                    ..catalogue::PerformanceSettings::with_defaults(show, room.id, starts_at)
                 };
                 catalogue::insert_performance(&mut tx, &settings).await?;
             }
@@ -177,8 +170,8 @@ async fn create_staff(
         Ok(p) if !p.is_empty() => p,
         _ => read_password_line()?,
     };
-    if password.chars().count() < 8 {
-        anyhow::bail!("the password must be at least 8 characters");
+    if let Err(problem) = auth::check_password_rule(&password) {
+        anyhow::bail!("the password {problem}");
     }
     let hash = auth::hash_password(&password)?;
     let mut tx = pool.begin().await?;

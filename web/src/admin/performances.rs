@@ -174,12 +174,19 @@ impl PerformancePatch {
             description,
             room_id,
             starts_at,
-            additional_seats: fields.int_in("additional_seats", 0..=100_000),
-            manually_occupied_seats: fields.int_in("manually_occupied_seats", 0..=100_000),
-            max_party_size: fields.int_in("max_party_size", 1..=1000),
+            additional_seats: fields.int_in("additional_seats", PerformanceSettings::SEATS),
+            manually_occupied_seats: fields
+                .int_in("manually_occupied_seats", PerformanceSettings::SEATS),
+            max_party_size: fields.int_in("max_party_size", PerformanceSettings::PARTY_SIZE),
             booking_status,
-            checkin_opens_minutes_before: fields.int_in("checkin_opens_minutes_before", 0..=10_080),
-            checkin_closes_minutes_after: fields.int_in("checkin_closes_minutes_after", 0..=10_080),
+            checkin_opens_minutes_before: fields.int_in(
+                "checkin_opens_minutes_before",
+                PerformanceSettings::CHECKIN_MINUTES,
+            ),
+            checkin_closes_minutes_after: fields.int_in(
+                "checkin_closes_minutes_after",
+                PerformanceSettings::CHECKIN_MINUTES,
+            ),
         }
     }
 
@@ -280,17 +287,7 @@ pub async fn save_new_performance(
     if let Some(description) = &patch.description {
         catalogue::update_show_description(&mut tx, show_id, description).await?;
     }
-    let defaults = PerformanceSettings {
-        show_id,
-        room_id,
-        starts_at,
-        additional_seats: 0,
-        manually_occupied_seats: 0,
-        max_party_size: 10,
-        booking_status: BookingStatus::Scheduled,
-        checkin_opens_minutes_before: 120,
-        checkin_closes_minutes_after: 180,
-    };
+    let defaults = PerformanceSettings::with_defaults(show_id, room_id, starts_at);
     let settings = patch.apply(show_id, defaults);
     let id = catalogue::insert_performance(&mut tx, &settings).await?;
     audit::record(
@@ -451,10 +448,19 @@ pub(crate) async fn new_performance_page(
         values: BTreeMap::from([
             ("additional_seats".to_owned(), "0".to_owned()),
             ("manually_occupied_seats".to_owned(), "0".to_owned()),
-            ("max_party_size".to_owned(), "10".to_owned()),
+            (
+                "max_party_size".to_owned(),
+                PerformanceSettings::DEFAULT_MAX_PARTY_SIZE.to_string(),
+            ),
             ("booking_status".to_owned(), "scheduled".to_owned()),
-            ("checkin_opens_minutes_before".to_owned(), "120".to_owned()),
-            ("checkin_closes_minutes_after".to_owned(), "180".to_owned()),
+            (
+                "checkin_opens_minutes_before".to_owned(),
+                PerformanceSettings::DEFAULT_CHECKIN_OPENS_MINUTES_BEFORE.to_string(),
+            ),
+            (
+                "checkin_closes_minutes_after".to_owned(),
+                PerformanceSettings::DEFAULT_CHECKIN_CLOSES_MINUTES_AFTER.to_string(),
+            ),
         ]),
         errors: FieldErrors::new(),
     };

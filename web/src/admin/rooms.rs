@@ -66,7 +66,7 @@ pub async fn save_new_room(state: &AppState, actor: &str, body: JsonObject) -> A
     let mut fields = Fields::new(body, &["name", "capacity"]);
     let name = room_name(&mut fields);
     let name = fields.require("name", name);
-    let capacity = fields.int_in("capacity", 0..=100_000);
+    let capacity = fields.int_in("capacity", catalogue::ROOM_CAPACITY);
     let capacity = fields.require("capacity", capacity);
     fields.finish()?;
     let (Some(name), Some(capacity)) = (name, capacity) else {
@@ -113,7 +113,7 @@ pub async fn save_room_changes(
 ) -> ApiResult<Room> {
     let mut fields = Fields::new(body, &["name", "capacity"]);
     let name = room_name(&mut fields);
-    let capacity = fields.int_in("capacity", 0..=100_000);
+    let capacity = fields.int_in("capacity", catalogue::ROOM_CAPACITY);
     fields.finish()?;
     let mut tx = state.db.begin().await?;
     match catalogue::update_room(&mut tx, id, name.as_deref(), capacity).await {

@@ -42,8 +42,8 @@ fn role_field(fields: &mut Fields) -> Option<Role> {
 
 /// The password rule for staff users.
 fn check_password(password: &str, errors: &mut common::booking::FieldErrors) {
-    if password.chars().count() < 8 || password.chars().count() > 1000 {
-        errors.insert("password".into(), "must be 8 to 1000 characters".into());
+    if let Err(problem) = auth::check_password_rule(password) {
+        errors.insert("password".into(), problem.into());
     }
 }
 
