@@ -2,8 +2,6 @@
 //! the same transaction, queue the confirmation e-mail. Pending reservations hold no seats; the
 //! capacity check here only refuses requests that could not be confirmed right now.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use email_address::{EmailAddress, Options};
 use serde::{Deserialize, Serialize};
@@ -12,9 +10,7 @@ use uuid::Uuid;
 
 use crate::catalogue::{self, BookingStatus};
 use crate::jobs::{self, SendConfirmationEmail};
-
-/// Field name → what is wrong with it, as the API's `fields` object.
-pub type FieldErrors = BTreeMap<String, String>;
+use crate::validation::FieldErrors;
 
 /// Upper bound on any party size, whatever a performance allows.
 pub const MAX_PARTY_SIZE: i64 = 1000;

@@ -16,3 +16,4 @@ pub mod ops;
 pub mod telemetry;
 pub mod tickets;
 pub mod token;
+pub mod validation;

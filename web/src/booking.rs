@@ -8,9 +8,8 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use common::booking::{
-    self, BookingError, EmailLimits, FieldErrors, NewReservation, ReservationInput,
-};
+use common::booking::{self, BookingError, EmailLimits, NewReservation, ReservationInput};
+use common::validation::FieldErrors;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -6,8 +6,9 @@ use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::Utc;
 use std::collections::BTreeMap;
 
-use common::booking::{FieldErrors, ReservationInput};
+use common::booking::ReservationInput;
 use common::catalogue::{self, Performance};
+use common::validation::FieldErrors;
 use serde::Deserialize;
 use serde::Serialize;
 use uuid::Uuid;

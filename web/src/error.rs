@@ -6,7 +6,8 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use common::{booking::BookingError, booking::FieldErrors, confirmation::ConfirmationError};
+use common::validation::FieldErrors;
+use common::{booking::BookingError, confirmation::ConfirmationError};
 use serde_json::{Map, Value, json};
 
 /// Result type of every JSON handler.

@@ -12,7 +12,7 @@ use axum::{
     http::{header, request::Parts},
     response::{IntoResponse, Response},
 };
-use common::booking::FieldErrors;
+use common::validation::FieldErrors;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 

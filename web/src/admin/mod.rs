@@ -17,9 +17,9 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::Utc;
+use common::validation::FieldErrors;
 use common::{
     auth::Permission,
-    booking::FieldErrors,
     catalogue::{self, Performance},
 };
 use serde_json::{Map, Value};

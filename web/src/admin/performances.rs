@@ -11,10 +11,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::{DateTime, Utc};
+use common::validation::FieldErrors;
 use common::{
     audit::AuditAction,
     audit::{self},
-    booking::FieldErrors,
     catalogue::{self, BookingStatus, Performance, PerformanceSettings, Room},
 };
 use serde::Serialize;

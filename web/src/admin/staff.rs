@@ -12,7 +12,7 @@ use common::{
     audit::AuditAction,
     audit::{self},
     auth::{self, ApiKey, Role, StaffUser},
-    booking::FieldErrors,
+    validation::FieldErrors,
 };
 use serde_json::{Value, json};
 
@@ -41,7 +41,7 @@ fn role_field(fields: &mut Fields) -> Option<Role> {
 }
 
 /// The password rule for staff users.
-fn check_password(password: &str, errors: &mut common::booking::FieldErrors) {
+fn check_password(password: &str, errors: &mut common::validation::FieldErrors) {
     if let Err(problem) = auth::check_password_rule(password) {
         errors.insert("password".into(), problem.into());
     }
@@ -56,7 +56,7 @@ pub async fn save_staff_user(
     role: Role,
     password: &str,
 ) -> ApiResult<uuid::Uuid> {
-    let mut errors = common::booking::FieldErrors::new();
+    let mut errors = common::validation::FieldErrors::new();
     if !email_address::EmailAddress::is_valid(email) || email.len() > 254 {
         errors.insert("email".into(), "must be a valid e-mail address".into());
     }
@@ -133,7 +133,7 @@ pub async fn change_staff_user(
     change: StaffChange,
 ) -> ApiResult<()> {
     if let Some(password) = &change.password {
-        let mut errors = common::booking::FieldErrors::new();
+        let mut errors = common::validation::FieldErrors::new();
         check_password(password, &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::Validation { fields: errors });
