@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod retention;
 pub mod telemetry;
 pub mod tickets;
 pub mod token;
