@@ -66,7 +66,7 @@ async fn book(
     RequestId(request_id): RequestId,
 ) -> Result<(), BookingError> {
     let limits = &state.config.booking;
-    let email_limits = if limits.rate_limit_per_minute == 0 {
+    let email_limits = if state.config.rate_limit.per_minute == 0 {
         EmailLimits {
             per_hour: 0,
             pending_per_performance: 0,

@@ -26,9 +26,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: PgPool, config: Config) -> AppState {
-        let rate_limits = Arc::new(rate_limit::RateLimits::new(
-            config.booking.rate_limit_per_minute,
-        ));
+        let rate_limits = Arc::new(rate_limit::RateLimits::new(config.rate_limit.per_minute));
         AppState {
             db,
             config: Arc::new(config),
