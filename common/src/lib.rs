@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod booking;
+pub mod cancellation;
 pub mod catalogue;
 pub mod checkin;
 pub mod config;

@@ -225,3 +225,20 @@ impl From<ConfirmationError> for ApiError {
         }
     }
 }
+
+impl From<common::cancellation::CancelError> for ApiError {
+    fn from(e: common::cancellation::CancelError) -> ApiError {
+        match e {
+            common::cancellation::CancelError::InvalidToken => ApiError::NotFound {
+                code: "invalid_token",
+                message: "this link is not valid",
+            },
+            common::cancellation::CancelError::NotValid => ApiError::Conflict {
+                code: "not_valid",
+                message: "a reservation that was checked in cannot be cancelled",
+                extra: Map::new(),
+            },
+            common::cancellation::CancelError::Db(e) => e.into(),
+        }
+    }
+}

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod booking;
+pub mod cancellation;
 pub mod catalogue;
 pub mod checkin;
 pub mod confirmation;

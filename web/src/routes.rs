@@ -17,7 +17,7 @@ use tower_http::{
 use tracing::Span;
 
 use crate::{
-    admin, auth, booking, catalogue, checkin, confirmation, error::ApiError,
+    admin, auth, booking, cancellation, catalogue, checkin, confirmation, error::ApiError,
     extract::MAX_BODY_BYTES, ops, pages, session, state::AppState, tickets,
 };
 
@@ -64,9 +64,9 @@ route_table! {
         post "/t/{token}/checkin" => tickets::check_in_from_ticket_page,
     }
     "cancellation" {
-        get "/reservations/cancel" => tickets::cancel_page,
-        post "/reservations/cancel" => tickets::submit_cancel_form,
-        post "/api/v1/reservations/cancel" => tickets::cancel_reservation,
+        get "/reservations/cancel" => cancellation::cancel_page,
+        post "/reservations/cancel" => cancellation::submit_cancel_form,
+        post "/api/v1/reservations/cancel" => cancellation::cancel_reservation,
     }
     "checkin" {
         get "/checkin" => checkin::door_page,
