@@ -2,56 +2,32 @@
 //! the page door staff use on a phone. The locked transaction lives in `common::checkin`.
 
 use askama::Template;
+
 use axum::{Json, extract::State, http::StatusCode, response::Response};
+
 use chrono::Utc;
+
 use common::{
     audit,
     audit::AuditAction,
     catalogue::{self, Performance},
-    checkin::{self, CheckedIn, CheckinError, CheckinRequest, DoorCounts},
+    checkin::{self, CheckedIn, CheckinRequest, DoorCounts},
 };
+
 use serde::Serialize;
-use serde_json::{Map, json};
+
+use serde_json::json;
+
 use uuid::Uuid;
 
 use crate::{
     auth::{self, Actor, CheckinStaff, StaffPage},
-    error::{ApiError, ApiResult},
+    error::ApiResult,
     extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, format_time},
     state::AppState,
 };
-
-impl From<CheckinError> for ApiError {
-    fn from(e: CheckinError) -> ApiError {
-        match e {
-            CheckinError::UnknownTicket => ApiError::NotFound {
-                code: "unknown_ticket",
-                message: "no ticket with this code",
-            },
-            CheckinError::WrongPerformance => ApiError::Unprocessable {
-                code: "wrong_performance",
-                message: "this ticket is for another performance",
-            },
-            CheckinError::OutsideCheckinWindow => ApiError::Unprocessable {
-                code: "outside_checkin_window",
-                message: "check-in is not open for this performance now",
-            },
-            CheckinError::NotValid => ApiError::Conflict {
-                code: "not_valid",
-                message: "the reservation is cancelled or not confirmed",
-                extra: Map::new(),
-            },
-            CheckinError::AlreadyCheckedIn { checked_in_at } => ApiError::Conflict {
-                code: "already_checked_in",
-                message: "this ticket was already checked in",
-                extra: Map::from_iter([("checked_in_at".to_owned(), json!(checked_in_at))]),
-            },
-            CheckinError::Db(e) => e.into(),
-        }
-    }
-}
 
 /// The ticket token in what a scanner read: the raw token or `{PUBLIC_BASE_URL}/t/{token}`.
 pub fn ticket_token<'a>(state: &AppState, scanned: &'a str) -> &'a str {

@@ -14,7 +14,7 @@ use common::{
     audit::AuditAction,
     booking::{self, Reservation, ReservationStatus},
     catalogue::{self, Performance},
-    tickets::{self, ResendError},
+    tickets,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -53,18 +53,7 @@ pub(crate) async fn resend_ticket(
 /// reservations page.
 pub async fn resend_ticket_for(state: &AppState, actor: &str, id: Uuid) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
-    match tickets::resend_ticket(&mut tx, id, state.config.jobs.max_attempts).await {
-        Ok(()) => {}
-        Err(ResendError::NotFound) => return Err(ApiError::not_found()),
-        Err(ResendError::NotConfirmed) => {
-            return Err(ApiError::Conflict {
-                code: "not_valid",
-                message: "only confirmed reservations have tickets",
-                extra: serde_json::Map::new(),
-            });
-        }
-        Err(ResendError::Db(e)) => return Err(e.into()),
-    }
+    tickets::resend_ticket(&mut tx, id, state.config.jobs.max_attempts).await?;
     audit::record(
         &mut tx,
         actor,
