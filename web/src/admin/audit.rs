@@ -1,13 +1,13 @@
 //! The audit log, admins only: `/api/v1/admin/audit` and the `/admin/audit` page.
 
 use askama::Template;
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::{Json, extract::State, http::StatusCode};
 use common::audit::{self, AuditEntry};
 
 use crate::{
     auth::{AdminUser, StaffPage, ViewPersonalData},
     error::ApiResult,
-    pages::{self, Nav},
+    pages::{self, Nav, PageResult},
     state::AppState,
 };
 
@@ -29,20 +29,12 @@ struct AuditPage {
 pub(crate) async fn audit_page(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
-) -> Response {
-    let entries: ApiResult<Vec<AuditEntry>> = async {
-        let mut conn = state.db.acquire().await?;
-        Ok(audit::list_recent(&mut conn, 500).await?)
-    }
-    .await;
-    match entries {
-        Ok(entries) => pages::render(
-            StatusCode::OK,
-            &AuditPage {
-                nav: Nav::from(&staff),
-                entries,
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    let mut conn = state.db.acquire().await?;
+    let entries = audit::list_recent(&mut conn, 500).await?;
+    let page = AuditPage {
+        nav: Nav::from(&staff),
+        entries,
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }

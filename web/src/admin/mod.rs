@@ -20,7 +20,7 @@ use chrono::Utc;
 use common::validation::FieldErrors;
 use common::{
     auth::Permission,
-    catalogue::{self, Performance},
+    catalogue::{self, Performance, Room},
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -31,6 +31,12 @@ use crate::{
     pages::{self, Nav, format_time},
     state::AppState,
 };
+
+/// Every room, for the rooms page and the performance form.
+async fn list_rooms(state: &AppState) -> ApiResult<Vec<Room>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(catalogue::list_rooms(&mut conn).await?)
+}
 
 /// Posted form fields, kept to refill the form, with the problems found.
 #[derive(Default)]

@@ -420,24 +420,20 @@ async fn render_performance_form(
     form: FormState,
     status: StatusCode,
 ) -> Response {
-    let rooms: ApiResult<Vec<Room>> = async {
-        let mut conn = state.db.acquire().await?;
-        Ok(catalogue::list_rooms(&mut conn).await?)
-    }
-    .await;
-    match rooms {
-        Ok(rooms) => pages::render(
-            status,
-            &PerformanceFormPage {
-                nav,
-                performance: performance.map(PerformanceRow::of),
-                rooms,
-                form,
-                statuses: ["scheduled", "open", "closed", "cancelled"],
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+    let rooms = match super::list_rooms(state).await {
+        Ok(rooms) => rooms,
+        Err(e) => return pages::error_page(e),
+    };
+    pages::render(
+        status,
+        &PerformanceFormPage {
+            nav,
+            performance: performance.map(PerformanceRow::of),
+            rooms,
+            form,
+            statuses: ["scheduled", "open", "closed", "cancelled"],
+        },
+    )
 }
 
 pub(crate) async fn new_performance_page(

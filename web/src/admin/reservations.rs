@@ -6,7 +6,7 @@ use axum::{
     Json,
     extract::State,
     http::{StatusCode, header},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect},
 };
 use chrono::Utc;
 use common::{
@@ -24,7 +24,7 @@ use crate::{
     auth::{AdminUser, StaffPage, ViewPersonalData},
     error::{ApiError, ApiResult},
     extract::PathId,
-    pages::{self, Nav},
+    pages::{self, Nav, PageResult},
     state::AppState,
 };
 
@@ -89,18 +89,14 @@ pub(crate) async fn reservations_page(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Response {
-    match load_reservations(&state, id).await {
-        Ok((performance, reservations)) => pages::render(
-            StatusCode::OK,
-            &ReservationsPage {
-                nav: Nav::from(&staff),
-                performance: PerformanceRow::of(&performance),
-                reservations,
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    let (performance, reservations) = load_reservations(&state, id).await?;
+    let page = ReservationsPage {
+        nav: Nav::from(&staff),
+        performance: PerformanceRow::of(&performance),
+        reservations,
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }
 
 /// A CSV cell: quoted, and a leading `= + - @` defused so spreadsheets do not run it.
@@ -117,11 +113,8 @@ pub(crate) async fn reservations_csv(
     _: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Response {
-    let (performance, reservations) = match load_reservations(&state, id).await {
-        Ok(found) => found,
-        Err(e) => return pages::error_page(e),
-    };
+) -> PageResult {
+    let (performance, reservations) = load_reservations(&state, id).await?;
     let mut csv = String::from(
         "id,status,party_size,name,email,phone,notes,created_at,confirmed_at,checked_in_at\r\n",
     );
@@ -149,7 +142,7 @@ pub(crate) async fn reservations_csv(
         csv.push_str("\r\n");
     }
     let filename = format!("reservations-{}.csv", performance.id);
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
@@ -160,29 +153,23 @@ pub(crate) async fn reservations_csv(
         ],
         csv,
     )
-        .into_response()
+        .into_response())
 }
 
 pub(crate) async fn resend_ticket_form(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Response {
-    let result: ApiResult<Uuid> = async {
-        let mut conn = state.db.acquire().await?;
-        let reservation = booking::find_reservation(&mut conn, id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        drop(conn);
-        resend_ticket_for(&state, &staff.principal.actor.label(), id).await?;
-        Ok(reservation.performance_id)
-    }
-    .await;
-    match result {
-        Ok(performance_id) => Redirect::to(&format!(
-            "/admin/performances/{performance_id}/reservations"
-        ))
-        .into_response(),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    let mut conn = state.db.acquire().await?;
+    let reservation = booking::find_reservation(&mut conn, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    drop(conn);
+    resend_ticket_for(&state, &staff.principal.actor.label(), id).await?;
+    let to = format!(
+        "/admin/performances/{}/reservations",
+        reservation.performance_id
+    );
+    Ok(Redirect::to(&to).into_response())
 }

@@ -21,7 +21,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::PathId,
     extract::{Fields, JsonObject},
-    pages::{self, MessagePage, Nav},
+    pages::{self, MessagePage, Nav, PageResult},
     state::AppState,
 };
 
@@ -139,22 +139,20 @@ struct RoomsPage {
     form: FormState,
 }
 
-async fn render_rooms(state: &AppState, nav: Nav, form: FormState, status: StatusCode) -> Response {
-    let rooms: ApiResult<Vec<Room>> = async {
-        let mut conn = state.db.acquire().await?;
-        Ok(catalogue::list_rooms(&mut conn).await?)
-    }
-    .await;
-    match rooms {
-        Ok(rooms) => pages::render(status, &RoomsPage { nav, rooms, form }),
-        Err(e) => pages::error_page(e),
-    }
+async fn render_rooms(
+    state: &AppState,
+    nav: Nav,
+    form: FormState,
+    status: StatusCode,
+) -> PageResult {
+    let rooms = super::list_rooms(state).await?;
+    Ok(pages::render(status, &RoomsPage { nav, rooms, form }))
 }
 
 pub(crate) async fn rooms_page(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
-) -> Response {
+) -> PageResult {
     render_rooms(
         &state,
         Nav::from(&staff),
@@ -168,11 +166,11 @@ pub(crate) async fn create_room_form(
     staff: StaffPage<ManageCatalogue>,
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
-) -> Response {
+) -> PageResult {
     let actor = staff.principal.actor.label();
     let result = save_new_room(&state, &actor, form_object(&form, &["capacity"])).await;
     match result {
-        Ok(_) => Redirect::to("/admin/rooms").into_response(),
+        Ok(_) => Ok(Redirect::to("/admin/rooms").into_response()),
         Err(ApiError::Validation { fields }) => {
             let state_form = FormState {
                 values: form,
@@ -186,7 +184,7 @@ pub(crate) async fn create_room_form(
             )
             .await
         }
-        Err(e) => pages::error_page(e),
+        Err(e) => Err(e.into()),
     }
 }
 
