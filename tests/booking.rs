@@ -297,7 +297,7 @@ async fn the_per_performance_party_size_limit_applies() {
 #[tokio::test]
 async fn one_client_address_is_rate_limited_with_retry_after_while_others_are_not() {
     let app = TestApp::spawn_with(|c| {
-        c.booking.rate_limit_per_minute = 3;
+        c.rate_limit.per_minute = 3;
         c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
@@ -339,7 +339,7 @@ async fn one_client_address_is_rate_limited_with_retry_after_while_others_are_no
 #[tokio::test]
 async fn one_email_address_cannot_be_flooded_from_many_client_addresses() {
     let app = TestApp::spawn_with(|c| {
-        c.booking.rate_limit_per_minute = 100;
+        c.rate_limit.per_minute = 100;
         c.booking.email_bookings_per_hour = 2;
         c.booking.email_pending_per_performance = 10;
         c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
@@ -395,7 +395,7 @@ async fn one_email_address_cannot_be_flooded_from_many_client_addresses() {
 #[tokio::test]
 async fn pending_reservations_per_address_and_performance_are_capped() {
     let app = TestApp::spawn_with(|c| {
-        c.booking.rate_limit_per_minute = 100;
+        c.rate_limit.per_minute = 100;
         c.booking.email_bookings_per_hour = 100;
         c.booking.email_pending_per_performance = 2;
     })

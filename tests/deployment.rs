@@ -1173,7 +1173,7 @@ async fn nginx_redirects_to_https_adds_the_security_headers_and_keeps_secrets_ou
 async fn nginx_passes_each_clients_own_address_so_the_app_limits_clients_separately() {
     let app = TestApp::spawn_with(|c| {
         c.http.trusted_proxies = vec![ip("127.0.0.1")];
-        c.booking.rate_limit_per_minute = 3;
+        c.rate_limit.per_minute = 3;
     })
     .await;
     let nginx = Nginx::start(app.addr).await;
@@ -1218,7 +1218,7 @@ async fn nginx_cuts_a_burst_of_bookings_from_one_client_before_the_app_sees_it()
     // The app's own limits are off: every 429 here is nginx's.
     let app = TestApp::spawn_with(|c| {
         c.http.trusted_proxies = vec![ip("127.0.0.1")];
-        c.booking.rate_limit_per_minute = 0;
+        c.rate_limit.per_minute = 0;
     })
     .await;
     let nginx = Nginx::start(app.addr).await;

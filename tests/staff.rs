@@ -469,7 +469,7 @@ async fn logins_are_throttled_per_account_and_unknown_accounts_look_like_wrong_p
 
 #[tokio::test]
 async fn logins_are_throttled_per_client_address() {
-    let app = TestApp::spawn_with(|c| c.booking.rate_limit_per_minute = 3).await;
+    let app = TestApp::spawn_with(|c| c.rate_limit.per_minute = 3).await;
     let (email, password) = app.create_staff(Role::Admin).await;
     for _ in 0..3 {
         log_in_raw(&app, "someone@staff.test", "guess", None).await;

@@ -5,6 +5,7 @@ use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
 use common::{
+    booking::ReservationStatus,
     delivery,
     jobs::SendConfirmationEmail,
     tickets,
@@ -68,7 +69,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
     let Some(r) = recipient else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
-    if r.confirmation_sent || r.status != "pending" {
+    if r.confirmation_sent || r.status != ReservationStatus::Pending {
         tracing::info!("confirmation e-mail not needed any more");
         return Ok(());
     }

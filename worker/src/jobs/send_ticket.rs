@@ -5,7 +5,7 @@
 use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{delivery, jobs::SendTicket, tickets};
+use common::{booking::ReservationStatus, delivery, jobs::SendTicket, tickets};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -70,7 +70,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
     let Some(r) = recipient else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
-    if r.ticket_sent || r.status != "confirmed" {
+    if r.ticket_sent || r.status != ReservationStatus::Confirmed {
         tracing::info!("ticket e-mail not needed any more");
         return Ok(());
     }
