@@ -239,10 +239,11 @@ async fn door_staff_check_in_with_a_session_and_its_csrf_token() {
     let app = TestApp::spawn().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "session@example.org", 2).await;
-    let (staff, csrf) = app.log_in(Role::Door).await;
-    assert!(!csrf.is_empty());
+    let staff = app.log_in(Role::Door).await;
+    assert!(!staff.csrf.is_empty());
     let post = |csrf: Option<&str>| {
         let mut req = staff
+            .client
             .post(app.url("/api/v1/checkin"))
             .json(&json!({ "token": t.ticket }));
         if let Some(csrf) = csrf {
@@ -257,7 +258,10 @@ async fn door_staff_check_in_with_a_session_and_its_csrf_token() {
         403,
         "wrong CSRF token"
     );
-    assert_eq!(post(Some(&csrf)).await.unwrap().status(), 200);
+    let checked_in = staff
+        .post_json("/api/v1/checkin", &json!({ "token": t.ticket }))
+        .await;
+    assert_eq!(checked_in.status(), 200);
     let staff_id: Option<uuid::Uuid> =
         sqlx::query_scalar("SELECT checked_in_by_staff FROM reservations")
             .fetch_one(&app.db)
@@ -271,28 +275,23 @@ async fn the_ticket_page_offers_door_staff_a_check_in_button() {
     let app = TestApp::spawn().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "button@example.org", 2).await;
-    let (staff, csrf) = app.log_in(Role::Door).await;
-    let page = staff
-        .get(app.url(&format!("/t/{}", t.ticket)))
+    let staff = app.log_in(Role::Door).await;
+    let page = staff.page(&format!("/t/{}", t.ticket)).await;
+    let checkin_path = format!("/t/{}/checkin", t.ticket);
+    assert!(page.attrs("form", "action").contains(&checkin_path));
+    let wrong = staff
+        .client
+        .post(app.url(&checkin_path))
+        .form(&[("csrf_token", "wrong")])
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
-    assert!(page.contains(&format!(r#"action="/t/{}/checkin""#, t.ticket)));
-    let form_post = |csrf: String| {
-        staff
-            .post(app.url(&format!("/t/{}/checkin", t.ticket)))
-            .form(&[("csrf_token", csrf)])
-            .send()
-    };
 
-    assert_eq!(form_post("wrong".into()).await.unwrap().status(), 403);
-    let done = form_post(csrf.clone()).await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    let done = staff.post_form(&checkin_path, &[]).await;
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("Checked in: 2 people"));
-    let again = form_post(csrf).await.unwrap();
+    let again = staff.post_form(&checkin_path, &[]).await;
     assert_eq!(again.status(), 409);
     assert!(
         again
@@ -314,13 +313,7 @@ async fn the_door_page_needs_a_door_login() {
             .unwrap()
             .starts_with("/admin/login")
     );
-    let (door, _) = app.log_in(Role::Door).await;
-    let page = door.get(app.url("/checkin")).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains(r#"<meta name="csrf-token""#)
-    );
+    let door = app.log_in(Role::Door).await;
+    let page = door.page("/checkin").await;
+    assert!(!page.csrf_token().is_empty());
 }

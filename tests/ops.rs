@@ -66,12 +66,10 @@ async fn a_5xx_reply_ends_the_job_at_once_visibly_and_a_retry_from_the_queue_pag
         "no personal data in stored errors"
     );
     assert!(failed["reservation_id"].is_string());
-    let (operator_session, csrf) = app.log_in(Role::Operator).await;
+    let operator_session = app.log_in(Role::Operator).await;
     let page = operator_session
-        .get(app.url("/ops/queues"))
-        .send()
+        .get("/ops/queues")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -79,11 +77,8 @@ async fn a_5xx_reply_ends_the_job_at_once_visibly_and_a_retry_from_the_queue_pag
 
     app.smtp.set_mode(Mode::Accept);
     let retried = operator_session
-        .post(app.url(&format!("/ops/jobs/{job}/retry")))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/ops/jobs/{job}/retry"), &[])
+        .await;
     assert_eq!(retried.status(), 303);
     app.wait_for_mail("refused@example.org", 1).await;
     let counts = app.wait_for_jobs().await;

@@ -6,7 +6,7 @@
 use common::auth::Role;
 use futures::StreamExt;
 use reqwest::Method;
-use tests::TestApp;
+use tests::{StaffClient, TestApp};
 
 #[tokio::test]
 async fn odd_http_methods_do_not_grow_the_metrics() {
@@ -210,17 +210,7 @@ async fn creating_staff_never_changes_an_existing_account() {
     let app = TestApp::spawn().await;
     let (email, password) = app.create_staff(Role::Door).await;
     let id = staff_id(&app, &email).await;
-    let (door, _) = {
-        let client = TestApp::browserless_client();
-        let login = client
-            .post(app.url("/admin/login"))
-            .form(&[("email", email.as_str()), ("password", password.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(login.status(), 303);
-        (client, ())
-    };
+    let door = StaffClient::log_in(&app.url(""), Role::Door, &email, &password).await;
     sqlx::query("UPDATE staff_users SET disabled_at = now() WHERE id = $1")
         .bind(id)
         .execute(&app.db)
@@ -254,23 +244,22 @@ async fn creating_staff_never_changes_an_existing_account() {
         401
     );
     assert_eq!(
-        door.get(app.url("/checkin")).send().await.unwrap().status(),
+        door.get("/checkin").await.status(),
         303,
         "disabled, so logged out"
     );
 
-    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await;
     let form = admin
-        .post(app.url("/admin/staff"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email.as_str()),
-            ("password", "a brand new password"),
-            ("role", "admin"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/admin/staff",
+            &[
+                ("email", email.as_str()),
+                ("password", "a brand new password"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
     assert_eq!(form.status(), 409);
     assert!(form.text().await.unwrap().contains(r#"id="f-email-error""#));
 }
@@ -279,25 +268,13 @@ async fn creating_staff_never_changes_an_existing_account() {
 async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
     let app = TestApp::spawn().await;
     let (email, _) = app.create_staff(Role::Editor).await;
-    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await;
     // The editor logs in (a second staff user of the same role is fine: log_in makes its own).
-    let (editor, _) = app.log_in(Role::Editor).await;
-    let editor_email: String =
-        sqlx::query_scalar("SELECT email FROM staff_users WHERE role = 'editor' AND email <> $1")
-            .bind(&email)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let editor = app.log_in(Role::Editor).await;
+    assert_ne!(editor.email, email);
+    let editor_email = editor.email.clone();
     let editor_id = staff_id(&app, &editor_email).await;
-    assert_eq!(
-        editor
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(editor.get("/admin/rooms").await.status(), 200);
 
     let reset = app
         .admin_request(
@@ -309,12 +286,7 @@ async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
 
     assert_eq!(reset.status(), 200);
     assert_eq!(
-        editor
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        editor.get("/admin/rooms").await.status(),
         303,
         "the old session ended"
     );
@@ -337,44 +309,22 @@ async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
     );
 
     // Disable and enable from the page: separate, audited, each ending sessions.
-    let (second, _) = {
-        let client = TestApp::browserless_client();
-        client
-            .post(app.url("/admin/login"))
-            .form(&[
-                ("email", editor_email.as_str()),
-                ("password", "the new password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        (client, ())
-    };
-    assert_eq!(
-        second
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let second = StaffClient::log_in(
+        &app.url(""),
+        Role::Editor,
+        &editor_email,
+        "the new password",
+    )
+    .await;
+    assert_eq!(second.get("/admin/rooms").await.status(), 200);
     for action in ["disable", "enable"] {
         let done = admin
-            .post(app.url(&format!("/admin/staff/{editor_id}")))
-            .form(&[("csrf_token", csrf.as_str()), ("action", action)])
-            .send()
-            .await
-            .unwrap();
+            .post_form(&format!("/admin/staff/{editor_id}"), &[("action", action)])
+            .await;
         assert_eq!(done.status(), 303, "{action}");
     }
     assert_eq!(
-        second
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        second.get("/admin/rooms").await.status(),
         303,
         "disabling ended the session"
     );
@@ -644,7 +594,7 @@ fn is_anonymous(path: &str) -> bool {
 #[tokio::test]
 async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
     let app = TestApp::spawn().await;
-    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await;
     let routes = state_changing_routes();
     assert!(routes.len() >= 20, "found only {routes:?}");
     for pattern in ANONYMOUS_POSTS {
@@ -659,6 +609,7 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
     let mut checked = 0;
     for (method, path) in routes.iter().filter(|(_, path)| !is_anonymous(path)) {
         let as_form = admin
+            .client
             .request(method.clone(), app.url(path))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body("name=x&csrf_token=forged")
@@ -666,6 +617,7 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
             .await
             .unwrap();
         let as_json = admin
+            .client
             .request(method.clone(), app.url(path))
             .json(&serde_json::json!({}))
             .send()
@@ -679,15 +631,8 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
 
     // The session itself still works, with its token.
     let with_token = admin
-        .post(app.url("/admin/rooms"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("name", "Sala"),
-            ("capacity", "10"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/admin/rooms", &[("name", "Sala"), ("capacity", "10")])
+        .await;
     assert_eq!(with_token.status(), 303);
 }
 
@@ -757,7 +702,7 @@ async fn staff_pages_personal_data_and_tokens_are_never_cached() {
         .create_performance(tests::PerformanceSpec::default())
         .await;
     let ticket = app.ticket_for(id, "cached@example.org", 1).await;
-    let (admin, _) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await.client;
     let pages = [
         "/admin".to_owned(),
         "/admin/rooms".to_owned(),
@@ -862,8 +807,8 @@ async fn ipv6_clients_share_one_budget_per_64_prefix() {
 #[tokio::test]
 async fn admin_with_a_trailing_slash_is_the_admin_landing_page() {
     let app = TestApp::spawn().await;
-    let (editor, _) = app.log_in(Role::Editor).await;
-    let (door, _) = app.log_in(Role::Door).await;
+    let editor = app.log_in(Role::Editor).await.client;
+    let door = app.log_in(Role::Door).await.client;
 
     let anonymous = app.get("/admin/").await;
     let as_editor = editor.get(app.url("/admin/")).send().await.unwrap();
@@ -877,12 +822,7 @@ async fn admin_with_a_trailing_slash_is_the_admin_landing_page() {
             .starts_with("/admin/login")
     );
     assert_eq!(as_editor.status(), 200);
-    assert!(
-        as_editor
-            .text()
-            .await
-            .unwrap()
-            .contains(r#"<meta name="csrf-token""#)
-    );
+    let page = tests::Page::parse(&as_editor.text().await.unwrap());
+    assert!(!page.csrf_token().is_empty());
     assert_eq!(as_door.headers()["location"], "/checkin");
 }

@@ -4,7 +4,7 @@
 use common::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tests::{PerformanceSpec, TestApp, app::csrf_in};
+use tests::{Page, PerformanceSpec, TestApp};
 
 const ROLES: [Role; 4] = [Role::Admin, Role::Editor, Role::Door, Role::Operator];
 
@@ -223,7 +223,7 @@ async fn every_staff_page_answers_each_role_as_the_permission_table_says() {
     ];
     let mut sessions = Vec::new();
     for role in ROLES {
-        sessions.push((role, app.log_in(role).await.0));
+        sessions.push((role, app.log_in(role).await.client));
     }
     for (path, allowed) in &pages {
         let anonymous = app.get(path).await;
@@ -275,13 +275,17 @@ async fn every_staff_page_answers_each_role_as_the_permission_table_says() {
 #[tokio::test]
 async fn form_posts_without_or_with_a_wrong_csrf_token_change_nothing() {
     let app = TestApp::spawn().await;
-    let (editor, csrf) = app.log_in(Role::Editor).await;
+    let editor = app.log_in(Role::Editor).await;
     let post = |token: Option<&str>| {
         let mut form = vec![("name", "Sala Nuova"), ("capacity", "40")];
         if let Some(token) = token {
             form.push(("csrf_token", token));
         }
-        editor.post(app.url("/admin/rooms")).form(&form).send()
+        editor
+            .client
+            .post(app.url("/admin/rooms"))
+            .form(&form)
+            .send()
     };
     let rooms = || async {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rooms")
@@ -293,18 +297,18 @@ async fn form_posts_without_or_with_a_wrong_csrf_token_change_nothing() {
 
     assert_eq!(post(None).await.unwrap().status(), 403);
     assert_eq!(post(Some("forged")).await.unwrap().status(), 403);
-    let (other, other_csrf) = app.log_in(Role::Editor).await;
-    drop(other);
+    let other = app.log_in(Role::Editor).await;
     assert_eq!(
-        post(Some(&other_csrf)).await.unwrap().status(),
+        post(Some(&other.csrf)).await.unwrap().status(),
         403,
         "another session's token"
     );
     assert_eq!(rooms().await, 0);
-    assert_eq!(post(Some(&csrf)).await.unwrap().status(), 303);
+    assert_eq!(post(Some(&editor.csrf)).await.unwrap().status(), 303);
     assert_eq!(rooms().await, 1);
 
     let json_without = editor
+        .client
         .post(app.url("/api/v1/admin/rooms"))
         .json(&json!({ "name": "X", "capacity": 1 }))
         .send()
@@ -316,12 +320,11 @@ async fn form_posts_without_or_with_a_wrong_csrf_token_change_nothing() {
         "JSON with a session needs X-CSRF-Token"
     );
     let json_with = editor
-        .post(app.url("/api/v1/admin/rooms"))
-        .header("X-CSRF-Token", &csrf)
-        .json(&json!({ "name": "X", "capacity": 1 }))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/api/v1/admin/rooms",
+            &json!({ "name": "X", "capacity": 1 }),
+        )
+        .await;
     assert_eq!(json_with.status(), 201);
 }
 
@@ -377,7 +380,7 @@ async fn the_session_id_changes_at_login_and_logout_ends_the_session() {
     );
     let page = with_cookie(second.clone()).await.unwrap();
     assert_eq!(page.status(), 200);
-    let csrf = csrf_in(&page.text().await.unwrap());
+    let csrf = Page::parse(&page.text().await.unwrap()).csrf_token();
 
     let logout = app
         .client
@@ -429,15 +432,7 @@ async fn logins_are_throttled_per_account_and_unknown_accounts_look_like_wrong_p
     let unknown = log_in_raw(&app, "nobody@staff.test", "not the password", None).await;
     assert_eq!(wrong.status(), 401);
     assert_eq!(unknown.status(), 401);
-    let message = |html: String| {
-        html.split("role=\"alert\">")
-            .nth(1)
-            .unwrap()
-            .split('<')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
+    let message = |html: String| Page::parse(&html).text(r#"[role="alert"]"#);
     assert_eq!(
         message(wrong.text().await.unwrap()),
         message(unknown.text().await.unwrap())
@@ -492,41 +487,26 @@ async fn an_editor_changes_capacity_fields_and_sees_no_personal_data_anywhere() 
     app.book(id, "visitor-private@example.org", 4).await;
     let token = app.confirmation_token("visitor-private@example.org").await;
     assert_eq!(app.confirm(&token).await.status(), 200);
-    let (editor, csrf) = app.log_in(Role::Editor).await;
-    let page = editor
-        .get(app.url(&format!("/admin/performances/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let room_id = page
-        .split(r#"<option value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let editor = app.log_in(Role::Editor).await;
+    let page_path = format!("/admin/performances/{id}");
+    let room_id = editor.page(&page_path).await.attr("option", "value");
 
     let saved = editor
-        .post(app.url(&format!("/admin/performances/{id}")))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("title", "La locandiera"),
-            ("room_id", &room_id),
-            ("starts_at", "2031-01-10T20:00"),
-            ("additional_seats", "6"),
-            ("manually_occupied_seats", "2"),
-            ("max_party_size", "8"),
-            ("booking_status", "open"),
-            ("checkin_opens_minutes_before", "90"),
-            ("checkin_closes_minutes_after", "60"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &page_path,
+            &[
+                ("title", "La locandiera"),
+                ("room_id", &room_id),
+                ("starts_at", "2031-01-10T20:00"),
+                ("additional_seats", "6"),
+                ("manually_occupied_seats", "2"),
+                ("max_party_size", "8"),
+                ("booking_status", "open"),
+                ("checkin_opens_minutes_before", "90"),
+                ("checkin_closes_minutes_after", "60"),
+            ],
+        )
+        .await;
     assert_eq!(saved.status(), 303);
 
     let api: Value = app
@@ -548,21 +528,7 @@ async fn an_editor_changes_capacity_fields_and_sees_no_personal_data_anywhere() 
     );
     assert_eq!(api["starts_at"], "2031-01-10T20:00:00Z");
     assert_eq!(api["seats_available"], 30 + 6 - 2 - 4);
-    let page = editor
-        .get(app.url(&format!("/admin/performances/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let breakdown = page
-        .split(r#"id="seat-breakdown">"#)
-        .nth(1)
-        .unwrap()
-        .split("</p>")
-        .next()
-        .unwrap();
+    let breakdown = editor.page(&page_path).await.text("#seat-breakdown");
     let numbers: Vec<i64> = breakdown
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
@@ -579,42 +545,29 @@ async fn an_editor_changes_capacity_fields_and_sees_no_personal_data_anywhere() 
         "/admin/rooms".to_owned(),
         format!("/admin/performances/{id}"),
     ] {
-        let html = editor
-            .get(app.url(&path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = editor.get(&path).await.text().await.unwrap();
         assert!(
             !html.contains("visitor-private") && !html.contains("Mirandolina"),
             "{path} shows personal data"
         );
     }
     let list = editor
-        .get(app.url(&format!("/api/v1/admin/performances/{id}")))
-        .send()
+        .get(&format!("/api/v1/admin/performances/{id}"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(!list.contains("visitor-private"));
     let invalid = editor
-        .post(app.url(&format!("/admin/performances/{id}")))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("additional_seats", "-5"),
-            ("booking_status", "maybe"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &page_path,
+            &[("additional_seats", "-5"), ("booking_status", "maybe")],
+        )
+        .await;
     assert_eq!(invalid.status(), 422);
-    let html = invalid.text().await.unwrap();
+    let html = Page::parse(&invalid.text().await.unwrap());
     assert!(
-        html.contains(r#"id="f-additional_seats-error""#),
+        html.has("#f-additional_seats-error"),
         "error next to the field"
     );
 }
@@ -622,37 +575,18 @@ async fn an_editor_changes_capacity_fields_and_sees_no_personal_data_anywhere() 
 #[tokio::test]
 async fn admins_manage_keys_and_staff_from_the_page_and_a_new_key_is_shown_once() {
     let app = TestApp::spawn().await;
-    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await;
 
     let created = admin
-        .post(app.url("/admin/api-keys"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("label", "Scanner 2"),
-            ("role", "door"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/admin/api-keys",
+            &[("label", "Scanner 2"), ("role", "door")],
+        )
+        .await;
     assert_eq!(created.status(), 201);
-    let html = created.text().await.unwrap();
-    let key = html
-        .split(r#"<code id="new-api-key">"#)
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = Page::parse(&created.text().await.unwrap()).text("code#new-api-key");
     assert_eq!(key.len(), 43);
-    let listing = admin
-        .get(app.url("/admin/staff"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let listing = admin.get("/admin/staff").await.text().await.unwrap();
     assert!(
         listing.contains("Scanner 2") && !listing.contains(&key),
         "shown once only"
@@ -680,19 +614,13 @@ async fn admins_manage_keys_and_staff_from_the_page_and_a_new_key_is_shown_once(
         .unwrap()
         .to_owned();
     let revoked = admin
-        .post(app.url(&format!("/admin/api-keys/{id}/revoke")))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/admin/api-keys/{id}/revoke"), &[])
+        .await;
     assert_eq!(revoked.status(), 303);
     assert_eq!(door_call().await.unwrap().status(), 401);
 
-    let (door, _) = app.log_in(Role::Door).await;
-    assert_eq!(
-        door.get(app.url("/checkin")).send().await.unwrap().status(),
-        200
-    );
+    let door = app.log_in(Role::Door).await;
+    assert_eq!(door.get("/checkin").await.status(), 200);
     let staff: Vec<Value> = app
         .admin_request(Method::GET, "/api/v1/admin/staff", None)
         .await
@@ -704,32 +632,28 @@ async fn admins_manage_keys_and_staff_from_the_page_and_a_new_key_is_shown_once(
         .unwrap()
         .to_owned();
     let changed = admin
-        .post(app.url(&format!("/admin/staff/{door_id}")))
-        .form(&[("csrf_token", csrf.as_str()), ("role", "operator")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/admin/staff/{door_id}"), &[("role", "operator")])
+        .await;
     assert_eq!(changed.status(), 303);
     assert_eq!(
-        door.get(app.url("/checkin")).send().await.unwrap().status(),
+        door.get("/checkin").await.status(),
         303,
         "a role change ends the sessions"
     );
 
     let new_staff = admin
-        .post(app.url("/admin/staff"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", "not-an-email"),
-            ("password", "short"),
-            ("role", "editor"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/admin/staff",
+            &[
+                ("email", "not-an-email"),
+                ("password", "short"),
+                ("role", "editor"),
+            ],
+        )
+        .await;
     assert_eq!(new_staff.status(), 422);
-    let html = new_staff.text().await.unwrap();
-    assert!(html.contains(r#"id="f-email-error""#) && html.contains(r#"id="f-password-error""#));
+    let html = Page::parse(&new_staff.text().await.unwrap());
+    assert!(html.has("#f-email-error") && html.has("#f-password-error"));
 }
 
 #[tokio::test]
@@ -789,13 +713,11 @@ async fn the_csv_export_has_personal_data_for_admins_with_formulas_defused() {
     let app = TestApp::spawn().await;
     let id = app.create_performance(PerformanceSpec::default()).await;
     app.post_reservation(id, &json!({ "name": "=HYPERLINK(\"http://evil\")", "email": "csv@example.org", "party_size": 1 })).await;
-    let (admin, _) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await;
 
     let csv = admin
-        .get(app.url(&format!("/admin/performances/{id}/reservations.csv")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/admin/performances/{id}/reservations.csv"))
+        .await;
 
     assert_eq!(csv.status(), 200);
     assert!(
@@ -909,7 +831,7 @@ async fn sessions_end_after_idle_time_and_after_their_lifetime() {
         let url = url.clone();
         async move { client.get(url).send().await.unwrap().status() }
     };
-    let (idle, _) = app.log_in(Role::Editor).await;
+    let idle = app.log_in(Role::Editor).await.client;
     assert_eq!(rooms(idle.clone()).await, 200);
     sqlx::query("UPDATE staff_sessions SET last_seen_at = now() - make_interval(secs => $1 + 1)")
         .bind(app.config.http.session_idle_timeout.as_secs_f64())
@@ -918,7 +840,7 @@ async fn sessions_end_after_idle_time_and_after_their_lifetime() {
         .unwrap();
     assert_eq!(rooms(idle).await, 303, "idle too long");
 
-    let (old, _) = app.log_in(Role::Editor).await;
+    let old = app.log_in(Role::Editor).await.client;
     assert_eq!(rooms(old.clone()).await, 200);
     sqlx::query("UPDATE staff_sessions SET expires_at = now() - interval '1 second'")
         .execute(&app.db)

@@ -3,8 +3,14 @@
 pub mod app;
 pub mod browser;
 pub mod db;
+pub mod eventually;
+pub mod html;
 pub mod pg;
 pub mod process;
 pub mod smtp;
+pub mod staff;
 
 pub use app::{PerformanceSpec, TestApp, Ticket};
+pub use eventually::eventually;
+pub use html::Page;
+pub use staff::StaffClient;
