@@ -16,7 +16,7 @@ async fn error_code(response: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_ticket_checks_in_once_with_only_what_the_door_needs() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "guest@example.org", 3).await;
     let door = app.api_key(Role::Door).await;
@@ -68,7 +68,7 @@ async fn a_ticket_checks_in_once_with_only_what_the_door_needs() {
 
 #[tokio::test]
 async fn the_whole_ticket_url_from_the_qr_code_is_accepted() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "url@example.org", 1).await;
     let door = app.api_key(Role::Admin).await;
@@ -82,7 +82,7 @@ async fn the_whole_ticket_url_from_the_qr_code_is_accepted() {
 
 #[tokio::test]
 async fn every_refusal_of_the_contract_table_has_its_code() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let elsewhere = app.create_performance(soon()).await;
     let far = app.create_performance(PerformanceSpec::default()).await;
@@ -149,7 +149,7 @@ async fn every_refusal_of_the_contract_table_has_its_code() {
 
 #[tokio::test]
 async fn a_pending_reservation_has_no_ticket_and_a_custom_window_is_honoured() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(PerformanceSpec {
             starts_in: chrono::Duration::minutes(90),
@@ -206,7 +206,7 @@ async fn twenty_concurrent_check_ins_of_one_ticket_let_exactly_one_in() {
 
 #[tokio::test]
 async fn a_scanner_retrying_with_the_same_nonce_gets_the_original_200() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "retry@example.org", 1).await;
     let door = app.api_key(Role::Door).await;
@@ -236,7 +236,7 @@ async fn a_scanner_retrying_with_the_same_nonce_gets_the_original_200() {
 
 #[tokio::test]
 async fn door_staff_check_in_with_a_session_and_its_csrf_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "session@example.org", 2).await;
     let staff = app.log_in(Role::Door).await;
@@ -272,7 +272,7 @@ async fn door_staff_check_in_with_a_session_and_its_csrf_token() {
 
 #[tokio::test]
 async fn the_ticket_page_offers_door_staff_a_check_in_button() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "button@example.org", 2).await;
     let staff = app.log_in(Role::Door).await;
@@ -304,7 +304,7 @@ async fn the_ticket_page_offers_door_staff_a_check_in_button() {
 
 #[tokio::test]
 async fn the_door_page_needs_a_door_login() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let anonymous = app.get("/checkin").await;
     assert_eq!(anonymous.status(), 303);
     assert!(

@@ -229,14 +229,10 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         .unwrap()
         .to_owned();
     assert_eq!(booked.status(), 202);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while smtp.messages_to("truffaldino@example.org").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no e-mail from the worker process"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::eventually("an e-mail from the worker process", || async {
+        (!smtp.messages_to("truffaldino@example.org").is_empty()).then_some(())
+    })
+    .await;
     let token = smtp.messages()[0]
         .token_after("/reservations/confirm?token=")
         .unwrap();
@@ -267,13 +263,10 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
     assert_eq!(bad.status(), 404);
 
     // The ticket e-mail, then door staff log in and check it in with their session.
-    while smtp.messages_to("truffaldino@example.org").len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no ticket e-mail from the worker process"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::eventually("a ticket e-mail from the worker process", || async {
+        (smtp.messages_to("truffaldino@example.org").len() >= 2).then_some(())
+    })
+    .await;
     let ticket_mail = smtp.messages_to("truffaldino@example.org").remove(1);
     let ticket = ticket_mail.token_after("/t/").unwrap();
     let cancel = ticket_mail

@@ -10,7 +10,7 @@ use tests::{StaffClient, TestApp};
 
 #[tokio::test]
 async fn odd_http_methods_do_not_grow_the_metrics() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let methods: Vec<Method> = (0..3000)
         .map(|_| {
             let token = uuid::Uuid::new_v4().simple().to_string().repeat(6);
@@ -164,21 +164,14 @@ async fn healthz_answers_while_48_logins_are_hashing_passwords() {
         })
         .collect();
     // Every login has been counted, so each is at its password check or past it.
-    let deadline = tokio::time::Instant::now() + tests::app::PATIENCE;
-    loop {
+    tests::eventually("all 48 logins counted", || async {
         let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures")
             .fetch_one(&app.db)
             .await
             .unwrap();
-        if counted == 48 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{counted} logins counted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+        (counted == 48).then_some(())
+    })
+    .await;
 
     let health = app.get("/healthz").await;
     let finished_logins = done.load(std::sync::atomic::Ordering::SeqCst);
@@ -207,7 +200,7 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn creating_staff_never_changes_an_existing_account() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let (email, password) = app.create_staff(Role::Door).await;
     let id = staff_id(&app, &email).await;
     let door = StaffClient::log_in(&app.url(""), Role::Door, &email, &password).await;
@@ -266,7 +259,7 @@ async fn creating_staff_never_changes_an_existing_account() {
 
 #[tokio::test]
 async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let (email, _) = app.create_staff(Role::Editor).await;
     let admin = app.log_in(Role::Admin).await;
     // The editor logs in (a second staff user of the same role is fine: log_in makes its own).
@@ -464,7 +457,7 @@ async fn every_redirect_trick_after_login_lands_on_the_site() {
 
 #[tokio::test]
 async fn a_login_posted_from_another_site_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let (email, password) = app.create_staff(Role::Editor).await;
     let attempt = |headers: &[(&'static str, String)]| {
         let mut request = app
@@ -593,7 +586,7 @@ fn is_anonymous(path: &str) -> bool {
 
 #[tokio::test]
 async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let admin = app.log_in(Role::Admin).await;
     let routes = state_changing_routes();
     assert!(routes.len() >= 20, "found only {routes:?}");
@@ -638,7 +631,7 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
 
 #[tokio::test]
 async fn the_confirmation_email_does_not_carry_the_name_a_visitor_typed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(tests::PerformanceSpec::default())
         .await;
@@ -663,7 +656,7 @@ async fn the_confirmation_email_does_not_carry_the_name_a_visitor_typed() {
 
 #[tokio::test]
 async fn the_booking_form_refuses_fields_it_does_not_have() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(tests::PerformanceSpec::default())
         .await;
@@ -697,7 +690,7 @@ async fn the_booking_form_refuses_fields_it_does_not_have() {
 
 #[tokio::test]
 async fn staff_pages_personal_data_and_tokens_are_never_cached() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(tests::PerformanceSpec::default())
         .await;
@@ -806,7 +799,7 @@ async fn ipv6_clients_share_one_budget_per_64_prefix() {
 
 #[tokio::test]
 async fn admin_with_a_trailing_slash_is_the_admin_landing_page() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let editor = app.log_in(Role::Editor).await.client;
     let door = app.log_in(Role::Door).await.client;
 

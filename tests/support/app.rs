@@ -356,7 +356,11 @@ impl TestApp {
     }
 
     /// Waits until no job is waiting or running, then returns the count of jobs by status.
+    /// With an app that runs jobs in the test, runs them first.
     pub async fn wait_for_jobs(&self) -> std::collections::BTreeMap<String, i64> {
+        if self.runs_jobs == Jobs::Test {
+            self.run_pending_jobs().await;
+        }
         eventually("no job waiting or running", || async move {
             let counts = self.job_counts().await;
             let busy: i64 = ["Pending", "Queued", "Running"]

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod db;
 pub mod eventually;
 pub mod html;
+pub mod nginx;
 pub mod pg;
 pub mod process;
 pub mod smtp;
