@@ -12,6 +12,6 @@ pub mod smtp;
 pub mod staff;
 
 pub use app::{PerformanceSpec, TestApp, Ticket};
-pub use eventually::eventually;
+pub use eventually::{eventually, eventually_within};
 pub use html::Page;
 pub use staff::StaffClient;
