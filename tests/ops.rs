@@ -535,3 +535,40 @@ fn json_logs_are_one_object_per_line() {
         assert!(value["timestamp"].is_string() && value["level"].is_string());
     }
 }
+
+#[tokio::test]
+async fn run_pending_jobs_sends_each_queued_e_mail_once_through_the_workers_handlers() {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    for n in 0..3 {
+        app.book(id, &format!("queued{n}@example.org"), 1).await;
+    }
+    assert_eq!(
+        app.job_counts().await.get("Pending"),
+        Some(&3),
+        "no job runs by itself"
+    );
+
+    app.run_pending_jobs().await;
+    app.run_pending_jobs().await;
+
+    assert_eq!(app.smtp.messages().len(), 3, "each e-mail once");
+    let counts = app.job_counts().await;
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [("Done".to_owned(), 3)]
+    );
+    let ok = [("queue", CONFIRMATION_QUEUE), ("outcome", "ok")];
+    assert_eq!(app.worker_metrics.counter("azione_jobs_total", &ok), 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "jobs failed or left in the queue")]
+async fn run_pending_jobs_fails_the_test_when_a_job_fails() {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    app.smtp.set_mode(Mode::RejectRecipients);
+    app.book(id, "refused@example.org", 1).await;
+
+    app.run_pending_jobs().await;
+}
