@@ -63,7 +63,11 @@ pub async fn run(
     ctx.finish(common::jobs::TICKET_QUEUE, detached(work).await)
 }
 
-async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<(), JobError> {
+pub(crate) async fn send(
+    ctx: &JobContext,
+    reservation_id: Uuid,
+    holder: &str,
+) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
     drop(conn);
