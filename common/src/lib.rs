@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod booking;
+pub mod cancellation;
 pub mod catalogue;
 pub mod checkin;
 pub mod config;
@@ -13,6 +14,8 @@ pub mod delivery;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod retention;
 pub mod telemetry;
 pub mod tickets;
 pub mod token;
+pub mod validation;
