@@ -1,7 +1,8 @@
 # Sourced by tests/run and tests/dev: makes sure DATABASE_URL points at a PostgreSQL server.
 # Order: an existing $DATABASE_URL, then (when TRY_DEFAULT_PG=1) a server on 127.0.0.1:5432,
 # then a private server started from the installed PostgreSQL binaries with its data in
-# $PRIVATE_PG_DIR (stopped by `stop_private_pg`, which callers put in an EXIT trap).
+# $PRIVATE_PG_DIR (stopped by `stop_private_pg`, which callers put in an EXIT trap), with any
+# extra server options in $PRIVATE_PG_OPTIONS.
 
 private_pg_started=""
 
@@ -34,7 +35,7 @@ ensure_database_url() {
     as_pg_user "$bin/initdb" -D "$PRIVATE_PG_DIR/data" -U postgres --auth=trust >/dev/null
   fi
   as_pg_user "$bin/pg_ctl" -D "$PRIVATE_PG_DIR/data" -l "$PRIVATE_PG_DIR/server.log" -w \
-    -o "-p $port -k $PRIVATE_PG_DIR -c listen_addresses=127.0.0.1" start >/dev/null
+    -o "-p $port -k $PRIVATE_PG_DIR -c listen_addresses=127.0.0.1 ${PRIVATE_PG_OPTIONS:-}" start >/dev/null
   private_pg_started="$bin"
   private_pg_port=$port
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"

@@ -128,14 +128,22 @@ pub async fn list_api_keys(conn: &mut PgConnection) -> Result<Vec<ApiKey>, sqlx:
     .await
 }
 
+/// The channel on which a revocation is announced (`NOTIFY`, delivered when the revoking
+/// transaction commits), so that web processes forget the keys they remember.
+pub const KEY_CHANGES_CHANNEL: &str = "azione_api_keys";
+
 /// Revokes a key; returns false if there is no such live key.
 pub async fn revoke_api_key(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
+    let revoked: bool = sqlx::query_scalar(
+        "WITH revoked AS (UPDATE api_keys SET revoked_at = now()
+                           WHERE id = $1 AND revoked_at IS NULL RETURNING id)
+         SELECT count(*) = 1 FROM revoked, LATERAL (SELECT pg_notify($2, '')) announced",
+    )
+    .bind(id)
+    .bind(KEY_CHANGES_CHANNEL)
+    .fetch_one(conn)
+    .await?;
+    Ok(revoked)
 }
 
 /// The one password rule for staff users, used by the API, the pages and the command line:

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use crate::catalogue::{self, BookingStatus};
+use crate::catalogue::BookingStatus;
 use crate::jobs::{self, SendConfirmationEmail};
 use crate::validation::FieldErrors;
 
@@ -150,9 +150,21 @@ pub struct EmailLimits {
     pub pending_per_performance: u32,
 }
 
-/// Checks the performance and writes a pending reservation plus its confirmation-email job.
-/// The caller owns the transaction: both rows commit together or not at all. `None` when the
-/// address is over one of its caps: then nothing is written.
+/// What the booking statement saw of the performance, and whether it wrote the reservation.
+#[derive(FromRow)]
+struct BookingRow {
+    stored_booking_status: BookingStatus,
+    starts_at: DateTime<Utc>,
+    max_party_size: i32,
+    seats_available: i64,
+    over_cap: bool,
+    booked: bool,
+}
+
+/// Checks the performance and writes a pending reservation plus its confirmation-email job, in
+/// one statement (one round trip; the statement is its own transaction, so both rows commit
+/// together or not at all). `None` when the address is over one of its caps: then nothing is
+/// written.
 pub async fn create_reservation(
     conn: &mut PgConnection,
     performance_id: Uuid,
@@ -161,83 +173,81 @@ pub async fn create_reservation(
     max_attempts: usize,
     request_id: Option<Uuid>,
 ) -> Result<Option<Uuid>, BookingError> {
-    let performance = catalogue::find_performance(conn, performance_id)
-        .await?
-        .ok_or(BookingError::NotFound)?;
-    if performance.booking_status(Utc::now()) != BookingStatus::Open {
-        return Err(BookingError::BookingClosed);
-    }
-    if new.party_size > performance.max_party_size {
-        return Err(BookingError::PartyTooLarge {
-            max: performance.max_party_size,
-        });
-    }
-    if i64::from(new.party_size) > performance.seats_available() {
-        return Err(BookingError::InsufficientCapacity);
-    }
-    if over_email_limits(conn, performance_id, &new.email, limits).await? {
-        return Ok(None);
-    }
-
     let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO reservations (id, performance_id, name, email, phone, notes, party_size)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(performance_id)
-    .bind(&new.name)
-    .bind(&new.email)
-    .bind(&new.phone)
-    .bind(&new.notes)
-    .bind(new.party_size)
-    .execute(&mut *conn)
-    .await?;
-    jobs::enqueue(
-        conn,
+    let job = jobs::NewJob::of(
         &SendConfirmationEmail {
             reservation_id: id,
             request_id,
         },
         max_attempts,
-    )
+    )?;
+    let row: Option<BookingRow> = sqlx::query_as(concat!(
+        "WITH p AS (
+            SELECT p.booking_status AS stored_booking_status, p.starts_at, p.max_party_size,
+                   (r.capacity + p.additional_seats - p.manually_occupied_seats)::bigint
+                   - (SELECT COALESCE(sum(party_size), 0) FROM reservations
+                       WHERE performance_id = p.id AND status = 'confirmed') AS seats_available
+              FROM performances p JOIN rooms r ON r.id = p.room_id
+             WHERE p.id = $1),
+         cap AS (
+            SELECT CASE WHEN $8 > 0 THEN (SELECT count(*) FROM reservations
+                                           WHERE lower(email) = lower($4)
+                                             AND created_at > now() - interval '1 hour') >= $8
+                        ELSE false END
+                OR CASE WHEN $9 > 0 THEN (SELECT count(*) FROM reservations
+                                           WHERE performance_id = $1 AND lower(email) = lower($4)
+                                             AND status = 'pending') >= $9
+                        ELSE false END AS over_cap),
+         booked AS (
+            INSERT INTO reservations (id, performance_id, name, email, phone, notes, party_size)
+            SELECT $2, $1, $3, $4, $5, $6, $7 FROM p, cap
+             WHERE p.stored_booking_status = 'open' AND p.starts_at > now()
+               AND $7 <= p.max_party_size AND $7 <= p.seats_available AND NOT cap.over_cap
+            RETURNING id),
+         queued AS (",
+        crate::insert_job_columns!(),
+        " SELECT $10, $11, $12, 'Pending', 0, $13, now(), 0, ''::hstore, $14 FROM booked)
+         SELECT p.*, cap.over_cap, EXISTS (SELECT 1 FROM booked) AS booked FROM p, cap"
+    ))
+    .bind(performance_id)
+    .bind(id)
+    .bind(&new.name)
+    .bind(&new.email)
+    .bind(&new.phone)
+    .bind(&new.notes)
+    .bind(new.party_size)
+    .bind(i64::from(limits.per_hour))
+    .bind(i64::from(limits.pending_per_performance))
+    .bind(&job.id)
+    .bind(job.queue)
+    .bind(&job.payload)
+    .bind(job.max_attempts)
+    .bind(&job.idempotency_key)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(Some(id))
-}
-
-/// True when the address has used up one of its caps.
-async fn over_email_limits(
-    conn: &mut PgConnection,
-    performance_id: Uuid,
-    email: &str,
-    limits: EmailLimits,
-) -> Result<bool, sqlx::Error> {
-    if limits.per_hour > 0 {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM reservations
-              WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour'",
-        )
-        .bind(email)
-        .fetch_one(&mut *conn)
-        .await?;
-        if count >= i64::from(limits.per_hour) {
-            return Ok(true);
-        }
+    let p = row.ok_or(BookingError::NotFound)?;
+    if p.booked {
+        return Ok(Some(id));
     }
-    if limits.pending_per_performance > 0 {
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM reservations
-              WHERE performance_id = $1 AND lower(email) = lower($2) AND status = 'pending'",
-        )
-        .bind(performance_id)
-        .bind(email)
-        .fetch_one(&mut *conn)
-        .await?;
-        if pending >= i64::from(limits.pending_per_performance) {
-            return Ok(true);
-        }
+    let status = match p.stored_booking_status {
+        BookingStatus::Cancelled => BookingStatus::Cancelled,
+        _ if p.starts_at <= Utc::now() => BookingStatus::Closed,
+        s => s,
+    };
+    if status != BookingStatus::Open {
+        return Err(BookingError::BookingClosed);
     }
-    Ok(false)
+    if new.party_size > p.max_party_size {
+        return Err(BookingError::PartyTooLarge { max: p.max_party_size });
+    }
+    if i64::from(new.party_size) > p.seats_available {
+        return Err(BookingError::InsufficientCapacity);
+    }
+    if p.over_cap {
+        return Ok(None);
+    }
+    // Open when read, but started between the statement's clock and ours.
+    Err(BookingError::BookingClosed)
 }
 
 /// What staff with access to personal data see of a reservation.

@@ -1,5 +1,5 @@
-//! Check-in: door staff scan a ticket. One transaction locks the reservation row, so of any
-//! number of concurrent scans of one ticket exactly one succeeds; a scanner retrying the same
+//! Check-in: door staff scan a ticket. One statement locks the reservation row and checks the
+//! ticket in, so of any number of concurrent scans of one ticket exactly one succeeds; a scanner retrying the same
 //! attempt (same nonce) gets the original answer back instead of "already checked in".
 
 use crate::booking::ReservationStatus;
@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
+use crate::audit::AuditAction;
 use crate::token::TokenHash;
 
 /// Who is checking tickets in, for the record and for nonce scoping.
@@ -70,7 +71,7 @@ pub struct CheckinRequest<'a> {
 }
 
 #[derive(FromRow)]
-struct ReservationRow {
+struct CheckinRow {
     reservation_id: Uuid,
     revoked: bool,
     status: ReservationStatus,
@@ -79,38 +80,90 @@ struct ReservationRow {
     performance_id: Uuid,
     title: String,
     starts_at: DateTime<Utc>,
-    window_opens: DateTime<Utc>,
-    window_closes: DateTime<Utc>,
-    now: DateTime<Utc>,
+    in_window: bool,
+    /// Set when this statement checked the ticket in.
+    checked_in_now: Option<DateTime<Utc>>,
 }
 
-/// Checks a ticket in. Run inside a transaction; the reservation row stays locked until commit.
+/// Checks a ticket in, in one statement (one round trip, its own transaction; run it outside a
+/// transaction of the caller's): it finds the ticket and locks its reservation (concurrent
+/// scans of one ticket queue there, and each sees the one before it committed), checks it in
+/// when everything allows, and writes the audit entry (by `actor`) and the nonce's saved
+/// answer with it.
 pub async fn check_in(
     conn: &mut PgConnection,
     req: CheckinRequest<'_>,
+    actor: &str,
 ) -> Result<CheckedIn, CheckinError> {
     let hash = TokenHash::parse(req.token).ok_or(CheckinError::UnknownTicket)?;
-    // One statement finds the ticket and locks its reservation: concurrent scans of one
-    // ticket queue here, and each sees the one before it committed.
-    let r: ReservationRow = sqlx::query_as(
-        "SELECT t.reservation_id, t.revoked_at IS NOT NULL AS revoked,
-                r.status, r.party_size, r.checked_in_at, p.id AS performance_id, s.title, p.starts_at,
-                p.starts_at - make_interval(mins => p.checkin_opens_minutes_before) AS window_opens,
-                p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS window_closes,
-                now() AS now
-           FROM reservation_tokens t
-           JOIN reservations r ON r.id = t.reservation_id
-           JOIN performances p ON p.id = r.performance_id
-           JOIN shows s ON s.id = p.show_id
-          WHERE t.token_hash = $1 AND t.purpose = 'ticket'
-            FOR UPDATE OF r",
+    let (staff, key) = match req.scanner {
+        Scanner::Staff(id) => (Some(id), None),
+        Scanner::ApiKey(id) => (None, Some(id)),
+    };
+    let r: CheckinRow = sqlx::query_as(
+        "WITH found AS (
+            SELECT t.reservation_id, t.revoked_at IS NOT NULL AS revoked, r.status, r.party_size,
+                   r.checked_in_at, p.id AS performance_id, s.title, p.starts_at,
+                   now() BETWEEN p.starts_at - make_interval(mins => p.checkin_opens_minutes_before)
+                             AND p.starts_at + make_interval(mins => p.checkin_closes_minutes_after)
+                       AS in_window
+              FROM reservation_tokens t
+              JOIN reservations r ON r.id = t.reservation_id
+              JOIN performances p ON p.id = r.performance_id
+              JOIN shows s ON s.id = p.show_id
+             WHERE t.token_hash = $1 AND t.purpose = 'ticket'
+               FOR UPDATE OF r),
+         done AS (
+            UPDATE reservations r
+               SET checked_in_at = now(), checked_in_by_staff = $3, checked_in_by_api_key = $4
+              FROM found f
+             WHERE r.id = f.reservation_id AND r.checked_in_at IS NULL
+               AND ($2::uuid IS NULL OR f.performance_id = $2)
+               AND NOT f.revoked AND f.status = 'confirmed' AND f.in_window
+            RETURNING r.checked_in_at),
+         audit AS (
+            INSERT INTO audit_log (actor, action, subject_id, details)
+            SELECT $5, $8, f.performance_id, jsonb_build_object('party_size', f.party_size)
+              FROM found f, done),
+         saved AS (
+            INSERT INTO checkin_nonces (principal, nonce, reservation_id, response)
+            SELECT $6, $7, f.reservation_id,
+                   jsonb_build_object('result', 'checked_in', 'party_size', f.party_size,
+                       'performance', jsonb_build_object('id', f.performance_id, 'title', f.title,
+                                                         'starts_at', f.starts_at),
+                       'checked_in_at', d.checked_in_at)
+              FROM found f, done d
+             WHERE $7::text IS NOT NULL
+            ON CONFLICT DO NOTHING)
+         SELECT f.*, d.checked_in_at AS checked_in_now FROM found f LEFT JOIN done d ON true",
     )
     .bind(hash.as_bytes())
+    .bind(req.performance_id)
+    .bind(staff)
+    .bind(key)
+    .bind(actor)
+    .bind(req.scanner.principal())
+    .bind(req.nonce)
+    .bind(AuditAction::Checkin.as_str())
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(CheckinError::UnknownTicket)?;
-    // Under the lock: a retry of an attempt that already succeeded replays its answer.
+    if let Some(checked_in_at) = r.checked_in_now {
+        return Ok(CheckedIn {
+            result: "checked_in".to_owned(),
+            party_size: r.party_size,
+            performance: PerformanceRef {
+                id: r.performance_id,
+                title: r.title,
+                starts_at: r.starts_at,
+            },
+            checked_in_at,
+        });
+    }
+    // A retry of an attempt that already succeeded replays its answer. Read after the
+    // statement above, which waited for any concurrent attempt to commit.
     if let Some(nonce) = req.nonce
+        && r.checked_in_at.is_some()
         && let Some(saved) = find_nonce(conn, req.scanner, nonce, r.reservation_id).await?
     {
         return Ok(saved);
@@ -124,45 +177,10 @@ pub async fn check_in(
     if let Some(checked_in_at) = r.checked_in_at {
         return Err(CheckinError::AlreadyCheckedIn { checked_in_at });
     }
-    if r.now < r.window_opens || r.now > r.window_closes {
+    if !r.in_window {
         return Err(CheckinError::OutsideCheckinWindow);
     }
-    let (staff, key) = match req.scanner {
-        Scanner::Staff(id) => (Some(id), None),
-        Scanner::ApiKey(id) => (None, Some(id)),
-    };
-    let checked_in_at: DateTime<Utc> = sqlx::query_scalar(
-        "UPDATE reservations SET checked_in_at = now(), checked_in_by_staff = $2, checked_in_by_api_key = $3
-          WHERE id = $1 RETURNING checked_in_at",
-    )
-    .bind(r.reservation_id)
-    .bind(staff)
-    .bind(key)
-    .fetch_one(&mut *conn)
-    .await?;
-    let outcome = CheckedIn {
-        result: "checked_in".to_owned(),
-        party_size: r.party_size,
-        performance: PerformanceRef {
-            id: r.performance_id,
-            title: r.title,
-            starts_at: r.starts_at,
-        },
-        checked_in_at,
-    };
-    if let Some(nonce) = req.nonce {
-        sqlx::query(
-            "INSERT INTO checkin_nonces (principal, nonce, reservation_id, response) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(req.scanner.principal())
-        .bind(nonce)
-        .bind(r.reservation_id)
-        .bind(serde_json::to_value(&outcome).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(outcome)
+    Err(CheckinError::NotValid)
 }
 
 async fn find_nonce(

@@ -95,3 +95,38 @@ async fn enqueue_keyed<J: Job>(
             other => sqlx::Error::Protocol(other.to_string()),
         })
 }
+
+/// The column list of a statement that writes one job row, as `apalis_postgres`'s
+/// `push_tasks` writes it, for a caller that queues its job in the same statement as its own
+/// write; the values come from a [`NewJob`] (`id, queue, payload, 'Pending', 0, max_attempts,
+/// now(), 0, ''::hstore, idempotency_key`).
+#[macro_export]
+macro_rules! insert_job_columns {
+    () => {
+        "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at,
+                                  priority, metadata, idempotency_key)"
+    };
+}
+
+/// A job ready to be written by a statement of the caller's (see [`insert_job_columns!`]).
+pub struct NewJob {
+    /// A ULID, as apalis names its jobs.
+    pub id: String,
+    pub queue: &'static str,
+    pub payload: Vec<u8>,
+    pub max_attempts: i32,
+    pub idempotency_key: String,
+}
+
+impl NewJob {
+    /// The row of `job`.
+    pub fn of<J: Job>(job: &J, max_attempts: usize) -> Result<NewJob, sqlx::Error> {
+        Ok(NewJob {
+            id: ulid::Ulid::generate().to_string(),
+            queue: J::QUEUE,
+            payload: serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX),
+            idempotency_key: job.idempotency_key(),
+        })
+    }
+}

@@ -34,6 +34,24 @@ fn running_as_root() -> bool {
         == Some("0")
 }
 
+/// Lets every `limit_req_zone` of the rendered files pass a million requests a second.
+fn raise_request_limits(conf_dir: &Path) {
+    for entry in std::fs::read_dir(conf_dir).expect("rendered templates") {
+        let path = entry.expect("rendered file").path();
+        let text = std::fs::read_to_string(&path).expect("read rendered file");
+        let raised: Vec<String> = text
+            .lines()
+            .map(|line| match line.find(" rate=") {
+                Some(at) if line.trim_start().starts_with("limit_req_zone") => {
+                    format!("{} rate=1000000r/s;", &line[..at])
+                }
+                _ => line.to_owned(),
+            })
+            .collect();
+        std::fs::write(&path, raised.join("\n")).expect("write rendered file");
+    }
+}
+
 /// Renders every `nginx/templates/*.template` as the nginx image's entrypoint does (each
 /// `${NGINX_…}` replaced by its value) into `conf_dir`.
 fn render_templates(vars: &[(&str, String)], conf_dir: &Path) {
@@ -64,6 +82,25 @@ impl Nginx {
     /// app as upstream), checks them with `nginx -t` and starts nginx in the foreground; as
     /// root, with exactly the capabilities `cap_add` (compose's) and no others.
     pub async fn start(upstream: SocketAddr, cap_add: &[String]) -> Nginx {
+        Nginx::start_with(&upstream.to_string(), "127.0.0.1", false, cap_add).await
+    }
+
+    /// For load tests: `upstream` is a name (`web:8000`) that `resolver` resolves, as Docker's
+    /// resolver resolves a service scaled to several containers, and the per-address request
+    /// limits are raised, because all the load comes from one address. Everything else is the
+    /// production template.
+    pub async fn start_for_load(upstream: &str, resolver: SocketAddr) -> Nginx {
+        let compose_caps = ["NET_BIND_SERVICE", "DAC_READ_SEARCH", "CHOWN", "SETUID", "SETGID"];
+        let caps: Vec<String> = compose_caps.iter().map(|c| c.to_string()).collect();
+        Nginx::start_with(upstream, &resolver.to_string(), true, &caps).await
+    }
+
+    async fn start_with(
+        upstream: &str,
+        resolver: &str,
+        raise_limits: bool,
+        cap_add: &[String],
+    ) -> Nginx {
         let dir = std::env::temp_dir().join(format!("azione-nginx-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(dir.join("conf.d")).expect("nginx folder");
         std::fs::create_dir_all(dir.join("temp")).expect("temp folder");
@@ -91,8 +128,8 @@ impl Nginx {
             ("NGINX_HTTPS_LISTEN", https.to_string()),
             ("NGINX_CERT", cert_path.display().to_string()),
             ("NGINX_CERT_KEY", key_path.display().to_string()),
-            ("NGINX_UPSTREAM", upstream.to_string()),
-            ("NGINX_RESOLVER", "127.0.0.1".to_owned()),
+            ("NGINX_UPSTREAM", upstream.to_owned()),
+            ("NGINX_RESOLVER", resolver.to_owned()),
             (
                 "NGINX_ACCESS_LOG",
                 dir.join("access.log").display().to_string(),
@@ -103,6 +140,9 @@ impl Nginx {
             ),
         ];
         render_templates(&vars, &dir.join("conf.d"));
+        if raise_limits {
+            raise_request_limits(&dir.join("conf.d"));
+        }
         // The nginx image's own nginx.conf, with paths moved into the temporary folder: it
         // includes the rendered templates inside `http { }` and has a default access log in
         // the `main` format, which records whole request lines. Our servers must replace it.

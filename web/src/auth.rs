@@ -21,6 +21,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{
     auth::{self, Permission, Role},
     checkin::Scanner,
+    token::TokenHash,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
@@ -221,9 +222,21 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let mut conn = state.db.acquire().await?;
     if let Some(presented) = bearer {
-        let key = auth::authenticate_api_key(&mut conn, presented).await?;
+        let Some(hash) = TokenHash::parse(presented) else {
+            return Ok(None);
+        };
+        let key = match state.api_keys.get(&hash) {
+            Some(key) => Some(key),
+            None => {
+                let mut conn = state.db.acquire().await?;
+                let key = auth::authenticate_api_key(&mut conn, presented).await?;
+                if let Some(key) = &key {
+                    state.api_keys.put(&hash, key);
+                }
+                key
+            }
+        };
         return Ok(key.map(|key| Principal {
             role: key.role,
             actor: Actor::ApiKey(key.id),
@@ -233,6 +246,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
     let Some(cookie) = cookie_value(&parts.headers) else {
         return Ok(None);
     };
+    let mut conn = state.db.acquire().await?;
     let found =
         auth::find_session(&mut conn, &cookie, state.config.http.session_idle_timeout).await?;
     if found.is_some() {

@@ -8,15 +8,11 @@ use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::Utc;
 
 use common::{
-    audit,
-    audit::AuditAction,
     catalogue::{self, Performance},
     checkin::{self, CheckedIn, CheckinRequest, DoorCounts},
 };
 
 use serde::Serialize;
-
-use serde_json::json;
 
 use uuid::Uuid;
 
@@ -74,7 +70,8 @@ pub(crate) async fn check_in(
     Ok(Json(outcome))
 }
 
-/// The check-in transaction, shared by the API and the ticket page's button.
+/// The check-in (one statement, see `common::checkin`), shared by the API and the ticket page's
+/// button.
 pub async fn record_check_in(
     state: &AppState,
     actor: Actor,
@@ -83,32 +80,16 @@ pub async fn record_check_in(
     nonce: Option<&str>,
 ) -> ApiResult<CheckedIn> {
     let result: ApiResult<CheckedIn> = async {
-        let mut tx = state.db.begin().await?;
+        let mut conn = state.db.acquire().await?;
         let request = CheckinRequest {
             token,
             performance_id,
             nonce,
             scanner: actor.scanner(),
         };
-        match checkin::check_in(&mut tx, request).await {
-            Ok(outcome) => {
-                audit::record(
-                    &mut tx,
-                    &actor.label(),
-                    AuditAction::Checkin,
-                    Some(outcome.performance.id),
-                    json!({ "party_size": outcome.party_size }),
-                )
-                .await?;
-                tx.commit().await?;
-                tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
-                Ok(outcome)
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e.into())
-            }
-        }
+        let outcome = checkin::check_in(&mut conn, request, &actor.label()).await?;
+        tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
+        Ok(outcome)
     }
     .await;
     let outcome = match &result {

@@ -11,6 +11,7 @@ pub mod checkin;
 pub mod confirmation;
 pub mod error;
 pub mod extract;
+pub mod key_cache;
 pub mod ops;
 pub mod pages;
 pub mod rate_limit;
@@ -32,6 +33,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     rate_limit::spawn_cleanup(state.rate_limits.clone());
+    let (keys, db) = (state.api_keys.clone(), state.db.clone());
+    tokio::spawn(async move { keys.listen(db).await });
     let app = routes::router(state);
     axum::serve(
         listener,

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Bounds how many password hashes run at once on the blocking pool.
     pub password_hashing: Arc<tokio::sync::Semaphore>,
     pub metrics: Arc<common::metrics::Metrics>,
+    /// API keys recently authenticated (a scanner's key is not looked up on every check-in).
+    pub api_keys: Arc<crate::key_cache::ApiKeyCache>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             rate_limits,
             password_hashing: Arc::new(tokio::sync::Semaphore::new(PASSWORD_HASHING_SLOTS)),
             metrics: Arc::default(),
+            api_keys: Arc::default(),
         }
     }
 }

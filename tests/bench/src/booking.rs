@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     Phase,
-    load::{pgbench, row, wrk},
+    load::{Load, pgbench, row, wrk},
 };
 
 /// What the booking phase measured.
@@ -20,6 +20,14 @@ pub struct Booking {
     pub p99: Vec<(u32, &'static str, f64)>,
     /// Booking throughput over the reference at 32 connections, SMTP healthy.
     pub ratio32: f64,
+    /// 8 connections, SMTP healthy, and its reference.
+    pub healthy8: Load,
+    pub reference8: Load,
+    /// The best booking throughput with SMTP healthy, at either concurrency.
+    pub best_healthy: f64,
+    /// pgbench's best run of the booking transaction over 1 to 64 clients (the machine's peak
+    /// for it), with its client count.
+    pub best_reference: (u32, Load),
 }
 
 pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Booking> {
@@ -41,6 +49,8 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Booking> {
     );
     let mut p99 = Vec::new();
     let mut ratio32 = f64::NAN;
+    let (mut healthy8, mut reference8) = (Load::default(), Load::default());
+    let mut best_healthy: f64 = 0.0;
     for connections in [8, 32] {
         let reference = pgbench(
             &sys.db.url,
@@ -66,6 +76,13 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Booking> {
             if connections == 32 && mode.is_none() {
                 ratio32 = load.per_second / reference.per_second;
             }
+            if mode.is_none() {
+                best_healthy = best_healthy.max(load.per_second);
+                if connections == 8 {
+                    healthy8 = load.clone();
+                    reference8 = reference.clone();
+                }
+            }
             phase.rows.push(row(
                 &format!("booking, c={connections}, {label}"),
                 &load,
@@ -74,10 +91,31 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Booking> {
         }
         sys.smtp.set_mode(Mode::Accept);
     }
+    // The machine's peak for this transaction: pgbench at every client count.
+    let mut best_reference = (0, Load::default());
+    let sweep_seconds = if phase.smoke { 1 } else { secs.min(5) };
+    for clients in [1, 2, 4, 8, 16, 32, 64] {
+        let run = pgbench(
+            &sys.db.url,
+            clients,
+            sweep_seconds,
+            &reference_sql,
+            phase.scratch,
+            &format!("booking-sweep{clients}"),
+        )?;
+        phase.commands.push(run.command.clone());
+        if run.per_second > best_reference.1.per_second {
+            best_reference = (clients, run);
+        }
+    }
     Ok(Booking {
         performance,
         p99,
         ratio32,
+        healthy8,
+        reference8,
+        best_healthy,
+        best_reference,
     })
 }
 

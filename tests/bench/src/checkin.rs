@@ -9,8 +9,13 @@ use crate::{
     system::seed_tokens,
 };
 
-/// Check-ins of distinct tickets at 8 connections.
-pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Load> {
+/// Check-ins of distinct tickets at 8 connections, and the reference.
+pub struct Checkin {
+    pub load: Load,
+    pub reference: Load,
+}
+
+pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Checkin> {
     let sys = phase.sys;
     let secs = phase.seconds;
     sys.wait_for_idle_queue(phase.queue_patience).await?;
@@ -90,5 +95,8 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Load> {
         &duplicates,
         None,
     ));
-    Ok(checkin)
+    Ok(Checkin {
+        load: checkin,
+        reference,
+    })
 }

@@ -83,6 +83,33 @@ async fn email_rate(
     ticket: bool,
 ) -> anyhow::Result<f64> {
     sys.smtp.clear();
+    let queued = queue_emails(sys, performance, n, ticket).await?;
+    let started = SystemTime::now();
+    sys.wait_for_messages(queued, Duration::from_secs(600))
+        .await?;
+    let last = sys
+        .smtp
+        .messages()
+        .iter()
+        .map(|m| m.received_at)
+        .max()
+        .unwrap_or(started);
+    let seconds = last
+        .duration_since(started)
+        .unwrap_or_default()
+        .as_secs_f64()
+        .max(1e-3);
+    Ok(queued as f64 / seconds)
+}
+
+/// Queues `n` e-mail jobs of one kind (confirmations, or tickets) for fresh reservations of
+/// `performance`, in one transaction; returns how many.
+pub async fn queue_emails(
+    sys: &System,
+    performance: Uuid,
+    n: usize,
+    ticket: bool,
+) -> anyhow::Result<usize> {
     let status = if ticket { "confirmed" } else { "pending" };
     seed_tokens(&sys.db.pool, performance, n, status, "confirm").await?;
     let ids: Vec<Uuid> = sqlx::query_scalar(
@@ -117,20 +144,5 @@ async fn email_rate(
         }
     }
     tx.commit().await?;
-    let started = SystemTime::now();
-    sys.wait_for_messages(ids.len(), Duration::from_secs(600))
-        .await?;
-    let last = sys
-        .smtp
-        .messages()
-        .iter()
-        .map(|m| m.received_at)
-        .max()
-        .unwrap_or(started);
-    let seconds = last
-        .duration_since(started)
-        .unwrap_or_default()
-        .as_secs_f64()
-        .max(1e-3);
-    Ok(ids.len() as f64 / seconds)
+    Ok(ids.len())
 }

@@ -3,17 +3,27 @@
 //! receives (and can be switched off or slowed to 2 s per message), drives load with `wrk`,
 //! measures `pgbench` references on the same database, and writes a Markdown results file.
 //!
-//!     azione-bench [--smoke] [--profile release|debug] [--out FILE] [--seconds N]
+//!     azione-bench [--smoke] [--profile release|debug] [--bin-dir DIR] [--out FILE]
+//!                  [--seconds N] [--only PHASE,...]
 //!
 //! `--smoke` runs every phase for a moment with small data sets (CI keeps it working).
-//! One module per phase: `booking`, `confirmation`, `checkin`, `email`; `report` writes the
-//! results file.
+//! `--bin-dir` runs other binaries (an earlier build, to compare); `--only` runs some phases
+//! and prints their figures instead of writing the results file.
+//! One module per phase: `booking`, `confirmation`, `checkin`, `email`, `lifecycle` (CPU per
+//! reservation), `relay` (Postfix), `pair` (two of each behind nginx), `faults`; `report`
+//! writes the results file, keeping its hand-written profile section.
 
 mod booking;
 mod checkin;
 mod confirmation;
+mod cpu;
+mod dns;
 mod email;
+mod faults;
+mod lifecycle;
 mod load;
+mod pair;
+mod relay;
 mod report;
 mod system;
 
@@ -30,14 +40,18 @@ use crate::{load::peak_rss_mib, system::System};
 pub struct Options {
     smoke: bool,
     profile: String,
+    bin_dir: Option<String>,
     out: PathBuf,
     seconds: u64,
+    only: Option<Vec<String>>,
 }
 
 fn options() -> anyhow::Result<Options> {
     let mut o = Options {
         smoke: false,
         profile: "release".into(),
+        bin_dir: None,
+        only: None,
         out: PathBuf::from("tests/bench/RESULTS.md"),
         seconds: 10,
     };
@@ -50,6 +64,11 @@ fn options() -> anyhow::Result<Options> {
                 o.out = PathBuf::from("target/bench-smoke.md");
             }
             "--profile" => o.profile = args.next().context("--profile needs a value")?,
+            "--bin-dir" => o.bin_dir = Some(args.next().context("--bin-dir needs a value")?),
+            "--only" => {
+                let list = args.next().context("--only needs a list of phases")?;
+                o.only = Some(list.split(',').map(str::to_owned).collect());
+            }
             "--out" => o.out = PathBuf::from(args.next().context("--out needs a value")?),
             "--seconds" => o.seconds = args.next().context("--seconds needs a value")?.parse()?,
             other => bail!("unknown argument {other}"),
@@ -77,13 +96,43 @@ impl Phase<'_> {
     pub fn script(&self, name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
     }
+
+    /// The path of one of the binaries under test.
+    pub fn bin(&self, name: &str) -> String {
+        format!("{}/{name}", self.sys.bin_dir)
+    }
+}
+
+/// Runs only the phases named with `--only` and prints what they measured.
+async fn run_only(phase: &mut Phase<'_>, only: &[String]) -> anyhow::Result<()> {
+    let processes = cpu::Processes::find(
+        &phase.sys.db.pool,
+        vec![phase.sys.web.pid()],
+        vec![phase.sys.worker.pid()],
+    )
+    .await;
+    for name in only {
+        eprintln!("bench: {name}");
+        match name.as_str() {
+            "lifecycle" => println!("{:#?}", lifecycle::run(phase, &processes).await?),
+            "relay" => println!("{:#?}", relay::run(phase).await?),
+            "pair" => println!("{:#?}", pair::run(phase).await?),
+            "faults" => println!("{:#?}", faults::run(phase).await?),
+            other => bail!("--only knows lifecycle, relay, pair and faults, not {other}"),
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let o = options()?;
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let sys = System::start(&o.profile).await?;
+    let bin_dir = o
+        .bin_dir
+        .clone()
+        .unwrap_or_else(|| format!("target/{}", o.profile));
+    let sys = System::start(&bin_dir).await?;
     let scratch = std::env::temp_dir().join(format!("azione-bench-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&scratch)?;
     let mut phase = Phase {
@@ -96,6 +145,10 @@ async fn main() -> anyhow::Result<()> {
         commands: Vec::new(),
     };
 
+    if let Some(only) = &o.only {
+        return run_only(&mut phase, only).await;
+    }
+    let processes = cpu::Processes::find(&sys.db.pool, vec![sys.web.pid()], vec![sys.worker.pid()]).await;
     eprintln!("bench: Booking");
     let booking = booking::run(&mut phase).await?;
     eprintln!("bench: No e-mail lost");
@@ -106,6 +159,14 @@ async fn main() -> anyhow::Result<()> {
     let checkin = checkin::run(&mut phase).await?;
     eprintln!("bench: The e-mail pipeline");
     let email = email::run(&mut phase).await?;
+    eprintln!("bench: Cost per reservation");
+    let lifecycle = lifecycle::run(&mut phase, &processes).await?;
+    eprintln!("bench: A real mail relay (Postfix)");
+    let relay = relay::run(&mut phase).await?;
+    eprintln!("bench: Two of each behind nginx");
+    let pair = pair::run(&mut phase).await?;
+    eprintln!("bench: Faults");
+    let faults = faults::run(&mut phase).await?;
 
     let figures = report::Figures {
         load_before,
@@ -115,16 +176,37 @@ async fn main() -> anyhow::Result<()> {
         confirmation,
         checkin,
         email,
+        lifecycle,
+        relay,
+        pair,
+        faults,
         web_rss: peak_rss_mib(sys.web.pid()),
         worker_rss: peak_rss_mib(sys.worker.pid()),
     };
-    let out = report::markdown(&o, &phase, &figures);
+    let mut out = report::markdown(&o, &phase, &figures);
+    // The profile section below the figures is written by hand: keep it.
+    if let Some(kept) = std::fs::read_to_string(&o.out)
+        .ok()
+        .and_then(|old| old.find(report::PROFILE_HEADING).map(|at| old[at..].to_owned()))
+    {
+        out.push('\n');
+        out.push_str(&kept);
+    }
     if let Some(dir) = o.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&o.out, &out)?;
     println!("{out}");
     let _ = std::fs::remove_dir_all(&scratch);
+    let p = &figures.pair;
+    if p.lost != 0 || p.sent_twice != 0 {
+        bail!(
+            "two of each: {} bookings, {} without a confirmation e-mail, {} with two or more",
+            p.booked,
+            p.lost,
+            p.sent_twice
+        );
+    }
     let d = &figures.delivery;
     if d.booked != d.sent || d.failed != 0 {
         bail!(

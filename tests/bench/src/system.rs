@@ -2,6 +2,7 @@
 //! and an in-process SMTP server, with the admin calls and seeding the phases need.
 
 use std::{
+    net::SocketAddr,
     process::Command,
     time::{Duration, Instant},
 };
@@ -25,40 +26,48 @@ pub struct System {
     pub base: String,
     pub key: String,
     pub http: reqwest::Client,
+    /// Where the binaries are (`target/release`, or another build's folder).
+    pub bin_dir: String,
+    env: Vec<(&'static str, String)>,
+}
+
+/// The environment web and worker run with in the benchmark.
+pub fn app_env(database_url: &str, addr: SocketAddr, smtp_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", database_url.to_owned()),
+        (
+            "SECRET_KEY",
+            "benchmark-secret-key-that-is-long-enough".into(),
+        ),
+        ("PUBLIC_BASE_URL", format!("http://{addr}")),
+        ("BIND_ADDR", addr.to_string()),
+        ("WORKER_BIND_ADDR", process::free_port().to_string()),
+        ("SMTP_URL", smtp_url.to_owned()),
+        ("MAIL_FROM", "tickets@bench.test".into()),
+        ("RATE_LIMIT_PER_MINUTE", "0".into()),
+        ("DATABASE_MAX_CONNECTIONS", "20".into()),
+        ("JOB_RETRY_MIN_DELAY_MS", "200".into()),
+        ("JOB_RETRY_MAX_DELAY_MS", "2000".into()),
+        ("JOB_MAX_ATTEMPTS", "5".into()),
+        ("JOB_REVIVE_AFTER_SECONDS", "2".into()),
+        ("HOUSEKEEPING_INTERVAL_SECONDS", "10".into()),
+        ("SMTP_TIMEOUT_SECONDS", "10".into()),
+        ("RUST_LOG", "warn".into()),
+        (
+            "WORKER_CONCURRENCY",
+            std::env::var("WORKER_CONCURRENCY").unwrap_or_else(|_| "16".into()),
+        ),
+    ]
 }
 
 impl System {
-    pub async fn start(profile: &str) -> anyhow::Result<System> {
+    pub async fn start(bin_dir: &str) -> anyhow::Result<System> {
         let db = TestDatabase::create().await;
         let smtp = SmtpServer::start().await;
         let addr = process::free_port();
         let base = format!("http://{addr}");
-        let bin = |name: &str| format!("target/{profile}/{name}");
-        let env: Vec<(&str, String)> = vec![
-            ("DATABASE_URL", db.url.clone()),
-            (
-                "SECRET_KEY",
-                "benchmark-secret-key-that-is-long-enough".into(),
-            ),
-            ("PUBLIC_BASE_URL", base.clone()),
-            ("BIND_ADDR", addr.to_string()),
-            ("WORKER_BIND_ADDR", process::free_port().to_string()),
-            ("SMTP_URL", smtp.url()),
-            ("MAIL_FROM", "tickets@bench.test".into()),
-            ("RATE_LIMIT_PER_MINUTE", "0".into()),
-            ("DATABASE_MAX_CONNECTIONS", "20".into()),
-            ("JOB_RETRY_MIN_DELAY_MS", "200".into()),
-            ("JOB_RETRY_MAX_DELAY_MS", "2000".into()),
-            ("JOB_MAX_ATTEMPTS", "5".into()),
-            ("JOB_REVIVE_AFTER_SECONDS", "2".into()),
-            ("HOUSEKEEPING_INTERVAL_SECONDS", "10".into()),
-            ("SMTP_TIMEOUT_SECONDS", "10".into()),
-            ("RUST_LOG", "warn".into()),
-            (
-                "WORKER_CONCURRENCY",
-                std::env::var("WORKER_CONCURRENCY").unwrap_or_else(|_| "16".into()),
-            ),
-        ];
+        let bin = |name: &str| format!("{bin_dir}/{name}");
+        let env = app_env(&db.url, addr, &smtp.url());
         let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let output = Command::new(bin("azione-web"))
             .args(["create-api-key", "--role", "admin", "--label", "bench"])
@@ -77,7 +86,29 @@ impl System {
             base,
             key,
             http: reqwest::Client::new(),
+            bin_dir: bin_dir.to_owned(),
+            env,
         })
+    }
+
+    /// Another process of `binary` on the same database, with some variables changed.
+    fn spawn(&self, binary: &str, args: &[&str], changed: &[(&str, String)]) -> Running {
+        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for (name, value) in changed {
+            env.retain(|(k, _)| k != name);
+            env.push((name, value.as_str()));
+        }
+        Running::spawn_path_env(&format!("{}/{binary}", self.bin_dir), args, &env)
+    }
+
+    /// Another web process (give it its own `BIND_ADDR`).
+    pub fn spawn_web(&self, changed: &[(&str, String)]) -> Running {
+        self.spawn("azione-web", &["serve"], changed)
+    }
+
+    /// Another worker (give it its own `WORKER_BIND_ADDR`).
+    pub fn spawn_worker(&self, changed: &[(&str, String)]) -> Running {
+        self.spawn("azione-worker", &[], changed)
     }
 
     async fn admin(&self, path: &str, body: Value) -> anyhow::Result<Value> {

@@ -262,6 +262,8 @@ pub async fn withdraw_api_key(state: &AppState, actor: &str, id: uuid::Uuid) -> 
     )
     .await?;
     tx.commit().await?;
+    // Other web processes forget it when the NOTIFY arrives; this one at once.
+    state.api_keys.clear();
     Ok(())
 }
 

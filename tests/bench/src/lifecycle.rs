@@ -1,0 +1,142 @@
+//! Cost per reservation: `n` reservations go through their whole life (booked, confirmation
+//! e-mail sent, confirmed with the token from that e-mail, ticket e-mail sent), and the CPU
+//! seconds web, worker and PostgreSQL used meanwhile are divided by `n`. With
+//! `pg_stat_statements` loaded (the benchmark's own server loads it) the statements the
+//! database executed per reservation are counted too.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::{
+    Phase,
+    cpu::{Cpu, Processes},
+};
+
+/// What the lifecycle phase measured.
+#[derive(Debug)]
+pub struct Lifecycle {
+    pub reservations: usize,
+    /// CPU seconds per completed reservation.
+    pub per_reservation: Cpu,
+    /// Statements PostgreSQL executed per reservation (`None` without `pg_stat_statements`).
+    pub statements: Option<f64>,
+    pub seconds: f64,
+}
+
+/// Clients driving bookings and confirmations at once.
+const CLIENTS: usize = 8;
+
+pub async fn run(phase: &mut Phase<'_>, processes: &Processes) -> anyhow::Result<Lifecycle> {
+    let sys = phase.sys;
+    sys.wait_for_idle_queue(phase.queue_patience).await?;
+    sys.smtp.clear();
+    let n = if phase.smoke { 40 } else { 2000 };
+    let performance = sys.performance(100_000, chrono::Duration::days(30)).await?;
+    let statements = statement_counter(&sys.db.pool).await;
+    let started = std::time::Instant::now();
+    let before = processes.cpu();
+
+    let booking_url = format!("{}/api/v1/performances/{performance}/reservations", sys.base);
+    let bodies: Vec<String> = (0..n)
+        .map(|i| {
+            json!({ "name": "Lifecycle", "email": format!("life{i}@example.org"), "party_size": 1 })
+                .to_string()
+        })
+        .collect();
+    post_all(&sys.http, &booking_url, bodies, 202).await?;
+    sys.wait_for_messages(n, Duration::from_secs(600)).await?;
+    let tokens: Vec<String> = sys
+        .smtp
+        .messages()
+        .iter()
+        .filter_map(|m| {
+            let text = m.unfolded();
+            let at = text.find("confirm?token=")? + "confirm?token=".len();
+            text.get(at..at + common::token::TOKEN_LEN).map(str::to_owned)
+        })
+        .collect();
+    if tokens.len() != n {
+        bail!("{} confirmation links found in {n} e-mails", tokens.len());
+    }
+    sys.smtp.clear();
+    let confirm_url = format!("{}/api/v1/reservations/confirm", sys.base);
+    let bodies = tokens
+        .iter()
+        .map(|t| json!({ "token": t }).to_string())
+        .collect();
+    post_all(&sys.http, &confirm_url, bodies, 200).await?;
+    sys.wait_for_messages(n, Duration::from_secs(600)).await?;
+
+    let used = processes.cpu().since(&before);
+    let executed = match statements {
+        Some(before) => statements_so_far(&sys.db.pool)
+            .await
+            .map(|after| (after - before) as f64 / n as f64),
+        None => None,
+    };
+    Ok(Lifecycle {
+        reservations: n,
+        per_reservation: used.per(n as f64),
+        statements: executed,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// POSTs every body from [`CLIENTS`] clients at once; each answer must have `status`.
+async fn post_all(
+    http: &reqwest::Client,
+    url: &str,
+    bodies: Vec<String>,
+    status: u16,
+) -> anyhow::Result<()> {
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let mut clients = JoinSet::new();
+    for _ in 0..CLIENTS {
+        let (http, url, queue) = (http.clone(), url.to_owned(), queue.clone());
+        clients.spawn(async move {
+            loop {
+                let Some(body) = queue.lock().ok().and_then(|mut q| q.pop()) else {
+                    return anyhow::Ok(());
+                };
+                let answer = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                if answer.status().as_u16() != status {
+                    bail!("{url}: {} {}", answer.status(), answer.text().await?);
+                }
+            }
+        });
+    }
+    while let Some(done) = clients.join_next().await {
+        done.context("client task")??;
+    }
+    Ok(())
+}
+
+/// Starts counting statements, if `pg_stat_statements` is loaded; returns the count so far.
+async fn statement_counter(pool: &sqlx::PgPool) -> Option<i64> {
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(pool)
+        .await
+        .ok()?;
+    statements_so_far(pool).await
+}
+
+async fn statements_so_far(pool: &sqlx::PgPool) -> Option<i64> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(calls), 0)::bigint FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+    .ok()
+}
+/// CPU milliseconds per reservation measured before this round's changes (the binaries of main
+/// at 6f7cdaf, with this phase, on the same machine): the figure to halve.
+pub const FIRST_MS_PER_RESERVATION: f64 = 10.09;
