@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use crate::booking::ReservationStatus;
+use crate::{booking::ReservationStatus, tickets::Recipient};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -27,13 +27,21 @@ pub enum Email {
 }
 
 /// What a worker may do about an e-mail now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Claim {
-    /// Send it, carrying `generation`. `resumed` is true when an earlier holder started this
-    /// send and never recorded its outcome: this send may be a duplicate.
-    Send { generation: i32, resumed: bool },
+    /// Send it, carrying `generation`, to `recipient`. `resumed` is true when an earlier holder
+    /// started this send and never recorded its outcome: this send may be a duplicate.
+    Send {
+        generation: i32,
+        resumed: bool,
+        recipient: Box<Recipient>,
+    },
     /// Nothing to send: already sent, or the reservation no longer needs it.
     NotNeeded,
+    /// The reservation's personal data has been erased: there is no one to send it to.
+    Erased,
+    /// No such reservation.
+    Gone,
     /// Another live worker is sending it right now.
     Busy,
 }
@@ -49,7 +57,8 @@ pub struct Lease {
 
 #[derive(sqlx::FromRow)]
 struct LeaseRow {
-    status: ReservationStatus,
+    #[sqlx(flatten)]
+    recipient: Recipient,
     sent: bool,
     generation: i32,
     holder: Option<String>,
@@ -57,9 +66,9 @@ struct LeaseRow {
     holder_alive: Option<bool>,
 }
 
-/// Takes the lease on `email` of a reservation for `holder`, in the caller's transaction (the
-/// reservation row stays locked until it ends, so a token issued in the same transaction and the
-/// lease go together).
+/// Takes the lease on `email` of a reservation for `holder` and reads what the e-mail shows,
+/// in one statement, in the caller's transaction (the reservation row stays locked until it
+/// ends, so a token issued in the same transaction and the lease go together).
 pub async fn claim(
     conn: &mut PgConnection,
     reservation_id: Uuid,
@@ -67,39 +76,66 @@ pub async fn claim(
     holder: &str,
     lease: Lease,
 ) -> Result<Claim, sqlx::Error> {
+    let wanted_status = match email {
+        Email::Confirmation => ReservationStatus::Pending,
+        Email::Ticket => ReservationStatus::Confirmed,
+    };
+    // `taken` takes the lease exactly when the checks below end in `Claim::Send`.
     let row: Option<LeaseRow> = sqlx::query_as(
-        "SELECT r.status,
-                CASE WHEN $2 THEN r.ticket_sent_generation >= r.ticket_generation
-                     ELSE r.confirmation_sent_at IS NOT NULL END AS sent,
-                CASE WHEN $2 THEN r.ticket_generation ELSE 1 END AS generation,
-                h.holder,
-                h.started_at > now() - make_interval(secs => $4)
-                AND EXISTS (SELECT 1 FROM apalis.workers w
-                             WHERE w.id = h.holder
-                               AND w.last_seen > now() - make_interval(secs => $3)) AS holder_alive
-           FROM reservations r,
-                LATERAL (SELECT CASE WHEN $2 THEN r.ticket_send_by
-                                     ELSE r.confirmation_send_by END AS holder,
-                                CASE WHEN $2 THEN r.ticket_send_started_at
-                                     ELSE r.confirmation_send_started_at END AS started_at) h
-          WHERE r.id = $1
-          FOR UPDATE OF r",
+        "WITH cur AS (
+            SELECT r.id, r.email, r.name, r.party_size, r.status,
+                   r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
+                   r.ticket_sent_at IS NOT NULL AS ticket_sent,
+                   s.title, p.starts_at, rm.name AS room,
+                   p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at,
+                   CASE WHEN $2 THEN r.ticket_sent_generation >= r.ticket_generation
+                        ELSE r.confirmation_sent_at IS NOT NULL END AS sent,
+                   CASE WHEN $2 THEN r.ticket_generation ELSE 1 END AS generation,
+                   h.holder,
+                   h.started_at > now() - make_interval(secs => $4)
+                   AND EXISTS (SELECT 1 FROM apalis.workers w
+                                WHERE w.id = h.holder
+                                  AND w.last_seen > now() - make_interval(secs => $3)) AS holder_alive
+              FROM reservations r
+              JOIN performances p ON p.id = r.performance_id
+              JOIN shows s ON s.id = p.show_id
+              JOIN rooms rm ON rm.id = p.room_id,
+                   LATERAL (SELECT CASE WHEN $2 THEN r.ticket_send_by
+                                        ELSE r.confirmation_send_by END AS holder,
+                                   CASE WHEN $2 THEN r.ticket_send_started_at
+                                        ELSE r.confirmation_send_started_at END AS started_at) h
+             WHERE r.id = $1
+               FOR UPDATE OF r),
+         taken AS (
+            UPDATE reservations t
+               SET confirmation_send_by = CASE WHEN $2 THEN t.confirmation_send_by ELSE $5 END,
+                   confirmation_send_started_at = CASE WHEN $2 THEN t.confirmation_send_started_at
+                                                       ELSE now() END,
+                   ticket_send_by = CASE WHEN $2 THEN $5 ELSE t.ticket_send_by END,
+                   ticket_send_started_at = CASE WHEN $2 THEN now() ELSE t.ticket_send_started_at END
+              FROM cur
+             WHERE t.id = cur.id AND NOT cur.sent AND cur.status = $6
+               AND cur.email IS NOT NULL AND (NOT $2 OR cur.name IS NOT NULL)
+               AND (cur.holder IS NULL OR cur.holder = $5 OR cur.holder_alive IS NOT TRUE))
+         SELECT * FROM cur",
     )
     .bind(reservation_id)
     .bind(email == Email::Ticket)
     .bind(lease.stale_after.as_secs_f64())
     .bind(lease.lease_for.as_secs_f64())
+    .bind(holder)
+    .bind(wanted_status)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
-        return Ok(Claim::NotNeeded);
+        return Ok(Claim::Gone);
     };
-    let wanted_status = match email {
-        Email::Confirmation => ReservationStatus::Pending,
-        Email::Ticket => ReservationStatus::Confirmed,
-    };
-    if row.sent || row.status != wanted_status {
+    let r = row.recipient;
+    if row.sent || r.status != wanted_status {
         return Ok(Claim::NotNeeded);
+    }
+    if r.email.is_none() || (email == Email::Ticket && r.name.is_none()) {
+        return Ok(Claim::Erased);
     }
     let resumed = match row.holder.as_deref() {
         None => false,
@@ -107,22 +143,10 @@ pub async fn claim(
         Some(_) if row.holder_alive == Some(true) => return Ok(Claim::Busy),
         Some(_) => true,
     };
-    sqlx::query(
-        "UPDATE reservations
-            SET confirmation_send_by = CASE WHEN $2 THEN confirmation_send_by ELSE $3 END,
-                confirmation_send_started_at = CASE WHEN $2 THEN confirmation_send_started_at ELSE now() END,
-                ticket_send_by = CASE WHEN $2 THEN $3 ELSE ticket_send_by END,
-                ticket_send_started_at = CASE WHEN $2 THEN now() ELSE ticket_send_started_at END
-          WHERE id = $1",
-    )
-    .bind(reservation_id)
-    .bind(email == Email::Ticket)
-    .bind(holder)
-    .execute(&mut *conn)
-    .await?;
     Ok(Claim::Send {
         generation: row.generation,
         resumed,
+        recipient: Box::new(r),
     })
 }
 

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::token::{self, RawToken, TokenHash, TokenPurpose};
 
-/// What the confirmation and ticket e-mails need to know of a reservation.
+/// What the confirmation and ticket e-mails need to know of a reservation (read by
+/// `delivery::claim`, which takes the lease to send one).
 #[derive(Debug, Clone, FromRow)]
 pub struct Recipient {
     /// `None` once personal data has been erased.
@@ -28,28 +29,6 @@ pub struct Recipient {
     pub room: String,
     /// End of the check-in window: the ticket expires then.
     pub checkin_closes_at: DateTime<Utc>,
-}
-
-/// Loads what the e-mails about a reservation show.
-pub async fn find_recipient(
-    conn: &mut PgConnection,
-    reservation_id: Uuid,
-) -> Result<Option<Recipient>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT r.email, r.name, r.party_size, r.status,
-                r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
-                r.ticket_sent_at IS NOT NULL AS ticket_sent,
-                s.title, p.starts_at, rm.name AS room,
-                p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at
-           FROM reservations r
-           JOIN performances p ON p.id = r.performance_id
-           JOIN shows s ON s.id = p.show_id
-           JOIN rooms rm ON rm.id = p.room_id
-          WHERE r.id = $1",
-    )
-    .bind(reservation_id)
-    .fetch_optional(conn)
-    .await
 }
 
 /// Fresh ticket and cancel tokens, in one statement; any earlier ones of this reservation are

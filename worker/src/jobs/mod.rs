@@ -7,7 +7,10 @@ pub mod send_ticket;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use common::delivery::{self, Claim};
+use common::{
+    delivery::{self, Claim},
+    tickets::Recipient,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -30,14 +33,15 @@ const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Sends one e-mail of a reservation, at least once and at most once as far as the database can
 /// tell (see `common::delivery`): waits while another live worker sends it, builds it with
-/// `build` in the transaction that takes the lease (so that a token and the lease commit
-/// together; `build` returns `None` when there is nothing to send), sends it, and records it.
+/// `build` from what the lease's statement read of the reservation, in the transaction that
+/// takes the lease (so that a token and the lease commit together; `build` returns `None` when
+/// there is nothing to send), sends it, and records it.
 pub async fn deliver(
     ctx: &JobContext,
     reservation_id: Uuid,
     kind: delivery::Email,
     holder: &str,
-    build: impl AsyncFnOnce(&mut PgConnection, i32) -> Result<Option<Email>, JobError>,
+    build: impl AsyncFnOnce(&mut PgConnection, i32, Recipient) -> Result<Option<Email>, JobError>,
 ) -> Result<(), JobError> {
     let queue = match kind {
         delivery::Email::Confirmation => common::jobs::CONFIRMATION_QUEUE,
@@ -52,6 +56,11 @@ pub async fn deliver(
                 tracing::info!("e-mail not needed any more");
                 return Ok(());
             }
+            Claim::Erased => {
+                tracing::info!("personal data already erased; nothing to send");
+                return Ok(());
+            }
+            Claim::Gone => return Err(JobError::Permanent(anyhow!("reservation not found"))),
             Claim::Busy if waiting_since.elapsed() < lease.lease_for => {
                 drop(tx);
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -64,8 +73,9 @@ pub async fn deliver(
             Claim::Send {
                 generation,
                 resumed,
+                recipient,
             } => {
-                let Some(email) = build(&mut tx, generation).await? else {
+                let Some(email) = build(&mut tx, generation, *recipient).await? else {
                     return Ok(());
                 };
                 tx.commit().await?;

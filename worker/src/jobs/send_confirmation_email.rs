@@ -1,14 +1,12 @@
 //! Sends the link that confirms a pending reservation. The token is created here, so its raw
 //! value exists only in the e-mail; the database keeps its SHA-256.
 
-use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
 use common::{
-    booking::ReservationStatus,
     delivery,
     jobs::SendConfirmationEmail,
-    tickets,
+    tickets::Recipient,
     token::{self, TokenPurpose},
 };
 use sqlx::PgConnection;
@@ -67,21 +65,6 @@ pub(crate) async fn send(
     reservation_id: Uuid,
     holder: &str,
 ) -> Result<(), JobError> {
-    let mut conn = ctx.db.acquire().await?;
-    let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
-    drop(conn);
-    let Some(r) = recipient else {
-        return Err(JobError::Permanent(anyhow!("reservation not found")));
-    };
-    if r.confirmation_sent || r.status != ReservationStatus::Pending {
-        tracing::info!("confirmation e-mail not needed any more");
-        return Ok(());
-    }
-    // The visitor's free-text name stays out: anyone can book in any address's name.
-    let Some(to) = r.email.clone() else {
-        tracing::info!("personal data already erased; nothing to send");
-        return Ok(());
-    };
     let ttl = ctx.config.booking.confirmation_ttl;
     let base = &ctx.config.public_base_url;
     deliver(
@@ -89,7 +72,11 @@ pub(crate) async fn send(
         reservation_id,
         delivery::Email::Confirmation,
         holder,
-        async |conn: &mut PgConnection, _generation| {
+        async |conn: &mut PgConnection, _generation, r: Recipient| {
+            // The visitor's free-text name stays out: anyone can book in any address's name.
+            let Some(to) = r.email.clone() else {
+                return Ok(None);
+            };
             let raw =
                 token::insert_token(conn, reservation_id, TokenPurpose::Confirm, Some(ttl)).await?;
             let link = format!("{base}/reservations/confirm?token={}", raw.expose());

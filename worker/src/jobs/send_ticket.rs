@@ -2,10 +2,13 @@
 //! revoked, so a retried or re-sent job leaves one valid ticket, in the newest e-mail), the QR
 //! code as an inline PNG and as an attachment, and the cancel link.
 
-use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{booking::ReservationStatus, delivery, jobs::SendTicket, tickets};
+use common::{
+    delivery,
+    jobs::SendTicket,
+    tickets::{self, Recipient},
+};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -68,27 +71,16 @@ pub(crate) async fn send(
     reservation_id: Uuid,
     holder: &str,
 ) -> Result<(), JobError> {
-    let mut conn = ctx.db.acquire().await?;
-    let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
-    drop(conn);
-    let Some(r) = recipient else {
-        return Err(JobError::Permanent(anyhow!("reservation not found")));
-    };
-    if r.ticket_sent || r.status != ReservationStatus::Confirmed {
-        tracing::info!("ticket e-mail not needed any more");
-        return Ok(());
-    }
-    let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
-        tracing::info!("personal data already erased; nothing to send");
-        return Ok(());
-    };
     let base = &ctx.config.public_base_url;
     deliver(
         ctx,
         reservation_id,
         delivery::Email::Ticket,
         holder,
-        async |conn: &mut PgConnection, _generation| {
+        async |conn: &mut PgConnection, _generation, r: Recipient| {
+            let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
+                return Ok(None);
+            };
             // Revokes the tokens of earlier generations: the newest e-mail holds the live ticket.
             let (ticket, cancel) =
                 tickets::issue_ticket_tokens(conn, reservation_id, r.checkin_closes_at).await?;
