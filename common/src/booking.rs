@@ -238,7 +238,9 @@ pub async fn create_reservation(
         return Err(BookingError::BookingClosed);
     }
     if new.party_size > p.max_party_size {
-        return Err(BookingError::PartyTooLarge { max: p.max_party_size });
+        return Err(BookingError::PartyTooLarge {
+            max: p.max_party_size,
+        });
     }
     if i64::from(new.party_size) > p.seats_available {
         return Err(BookingError::InsufficientCapacity);

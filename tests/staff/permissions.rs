@@ -271,3 +271,49 @@ async fn every_staff_page_answers_each_role_as_the_permission_table_says() {
         "the queue page takes a bearer key too"
     );
 }
+
+#[tokio::test]
+async fn a_key_revoked_through_one_web_process_is_refused_by_every_other_within_moments() {
+    let app = TestApp::spawn_without_worker().await;
+    // A second web process on the same database, as behind a load balancer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = listener.local_addr().unwrap();
+    let state = web::AppState::new(app.db.clone(), app.config.clone());
+    tokio::spawn(web::serve(listener, state, std::future::pending()));
+    let key = app.api_key(Role::Door).await;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM api_keys WHERE key_hash = $1")
+        .bind(common::token::TokenHash::of(&key).as_bytes())
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let door_list = |base: String| {
+        let (client, key) = (app.client.clone(), key.clone());
+        async move {
+            client
+                .get(format!("{base}/api/v1/checkin/performances"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Both processes have now authenticated the key (and remember it).
+    assert_eq!(door_list(app.url("")).await, StatusCode::OK);
+    assert_eq!(door_list(format!("http://{other}")).await, StatusCode::OK);
+
+    let revoked = app
+        .admin_request(
+            Method::DELETE,
+            &format!("/api/v1/admin/api-keys/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(door_list(app.url("")).await, StatusCode::UNAUTHORIZED);
+    tests::eventually("the other process refuses the revoked key", || async {
+        (door_list(format!("http://{other}")).await == StatusCode::UNAUTHORIZED).then_some(())
+    })
+    .await;
+}

@@ -90,7 +90,13 @@ impl Nginx {
     /// limits are raised, because all the load comes from one address. Everything else is the
     /// production template.
     pub async fn start_for_load(upstream: &str, resolver: SocketAddr) -> Nginx {
-        let compose_caps = ["NET_BIND_SERVICE", "DAC_READ_SEARCH", "CHOWN", "SETUID", "SETGID"];
+        let compose_caps = [
+            "NET_BIND_SERVICE",
+            "DAC_READ_SEARCH",
+            "CHOWN",
+            "SETUID",
+            "SETGID",
+        ];
         let caps: Vec<String> = compose_caps.iter().map(|c| c.to_string()).collect();
         Nginx::start_with(upstream, &resolver.to_string(), true, &caps).await
     }

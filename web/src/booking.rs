@@ -77,21 +77,31 @@ async fn book(
             pending_per_performance: limits.email_pending_per_performance,
         }
     };
-    let result = async {
-        let mut tx = state.db.begin().await?;
-        let id = booking::create_reservation(
-            &mut tx,
+    // On a task of its own: a client that hangs up must not cut the statement off halfway,
+    // leaving its connection inside an open transaction that holds locks.
+    let (db, new, max_attempts) = (
+        state.db.clone(),
+        new.clone(),
+        state.config.jobs.max_attempts,
+    );
+    let result = tokio::spawn(async move {
+        let mut conn = db.acquire().await?;
+        booking::create_reservation(
+            &mut conn,
             performance_id,
-            new,
+            &new,
             email_limits,
-            state.config.jobs.max_attempts,
+            max_attempts,
             request_id,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-    .await;
+        .await
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(BookingError::Db(sqlx::Error::Protocol(format!(
+            "booking task failed: {e}"
+        ))))
+    });
     let outcome = match &result {
         Ok(Some(id)) => {
             tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");

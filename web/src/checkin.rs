@@ -79,19 +79,25 @@ pub async fn record_check_in(
     performance_id: Option<Uuid>,
     nonce: Option<&str>,
 ) -> ApiResult<CheckedIn> {
-    let result: ApiResult<CheckedIn> = async {
-        let mut conn = state.db.acquire().await?;
+    // On a task of its own: a scanner that hangs up must not cut the statement off halfway,
+    // leaving its connection inside an open transaction that holds the reservation's lock.
+    let db = state.db.clone();
+    let (token, nonce) = (token.to_owned(), nonce.map(str::to_owned));
+    let work = tokio::spawn(async move {
+        let mut conn = db.acquire().await?;
         let request = CheckinRequest {
-            token,
+            token: &token,
             performance_id,
-            nonce,
+            nonce: nonce.as_deref(),
             scanner: actor.scanner(),
         };
         let outcome = checkin::check_in(&mut conn, request, &actor.label()).await?;
         tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
-        Ok(outcome)
-    }
-    .await;
+        ApiResult::Ok(outcome)
+    });
+    let result: ApiResult<CheckedIn> = work
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("check-in task failed: {e}").into()));
     let outcome = match &result {
         Ok(_) => "checked_in",
         Err(e) => e.code(),

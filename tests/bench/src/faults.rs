@@ -69,13 +69,25 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Faults> {
             .build()?,
     };
     let performance = performance(&rig).await?;
-    let url = format!("{}/api/v1/performances/{performance}/reservations", rig.base);
+    let url = format!(
+        "{}/api/v1/performances/{performance}/reservations",
+        rig.base
+    );
 
     rig.pg.stop();
-    let outage = wrk(&url, 8, phase.seconds, &phase.script("post.lua"), &[]);
+    // Each answer may take up to 2 s (the pool's wait for a connection): long enough for many.
+    let outage = wrk(
+        &url,
+        8,
+        phase.seconds.max(5),
+        &phase.script("post.lua"),
+        &[],
+    );
     rig.pg.start_again();
     let outage = outage?;
-    phase.commands.push(format!("{} (PostgreSQL stopped)", outage.command));
+    phase
+        .commands
+        .push(format!("{} (PostgreSQL stopped)", outage.command));
 
     let backlog = if phase.smoke { 20 } else { 500 };
     let (drain_before, _) = drain(&rig, &url, backlog, false).await?;
@@ -106,12 +118,7 @@ async fn performance(rig: &Rig) -> anyhow::Result<Uuid> {
 /// Books `n` seats while the worker is paused, optionally restarts the database, resumes the
 /// worker and measures the drain: e-mails per second from the first to the last, and the time
 /// from resuming to the first.
-async fn drain(
-    rig: &Rig,
-    url: &str,
-    n: usize,
-    restart: bool,
-) -> anyhow::Result<(f64, Duration)> {
+async fn drain(rig: &Rig, url: &str, n: usize, restart: bool) -> anyhow::Result<(f64, Duration)> {
     process::signal(rig.worker.pid(), "STOP");
     for i in 0..n {
         rig.http

@@ -39,7 +39,10 @@ pub async fn run(phase: &mut Phase<'_>, processes: &Processes) -> anyhow::Result
     let started = std::time::Instant::now();
     let before = processes.cpu();
 
-    let booking_url = format!("{}/api/v1/performances/{performance}/reservations", sys.base);
+    let booking_url = format!(
+        "{}/api/v1/performances/{performance}/reservations",
+        sys.base
+    );
     let bodies: Vec<String> = (0..n)
         .map(|i| {
             json!({ "name": "Lifecycle", "email": format!("life{i}@example.org"), "party_size": 1 })
@@ -55,7 +58,8 @@ pub async fn run(phase: &mut Phase<'_>, processes: &Processes) -> anyhow::Result
         .filter_map(|m| {
             let text = m.unfolded();
             let at = text.find("confirm?token=")? + "confirm?token=".len();
-            text.get(at..at + common::token::TOKEN_LEN).map(str::to_owned)
+            text.get(at..at + common::token::TOKEN_LEN)
+                .map(str::to_owned)
         })
         .collect();
     if tokens.len() != n {

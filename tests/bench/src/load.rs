@@ -45,6 +45,9 @@ pub fn wrk(
         &format!("-c{connections}"),
         &format!("-d{seconds}s"),
         "--latency",
+        // Slow answers are measured, not dropped as wrk's default 2 s timeouts.
+        "--timeout",
+        "10s",
         "-s",
     ])
     .arg(script)
@@ -53,7 +56,7 @@ pub fn wrk(
         cmd.arg("--").args(args);
     }
     let shown = format!(
-        "wrk -t2 -c{connections} -d{seconds}s --latency -s {} {url}{}",
+        "wrk -t2 -c{connections} -d{seconds}s --latency --timeout 10s -s {} {url}{}",
         Path::new("tests/bench")
             .join(script.file_name().unwrap_or_default())
             .display(),

@@ -148,7 +148,8 @@ async fn main() -> anyhow::Result<()> {
     if let Some(only) = &o.only {
         return run_only(&mut phase, only).await;
     }
-    let processes = cpu::Processes::find(&sys.db.pool, vec![sys.web.pid()], vec![sys.worker.pid()]).await;
+    let processes =
+        cpu::Processes::find(&sys.db.pool, vec![sys.web.pid()], vec![sys.worker.pid()]).await;
     eprintln!("bench: Booking");
     let booking = booking::run(&mut phase).await?;
     eprintln!("bench: No e-mail lost");
@@ -185,10 +186,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut out = report::markdown(&o, &phase, &figures);
     // The profile section below the figures is written by hand: keep it.
-    if let Some(kept) = std::fs::read_to_string(&o.out)
-        .ok()
-        .and_then(|old| old.find(report::PROFILE_HEADING).map(|at| old[at..].to_owned()))
-    {
+    if let Some(kept) = std::fs::read_to_string(&o.out).ok().and_then(|old| {
+        old.find(report::PROFILE_HEADING)
+            .map(|at| old[at..].to_owned())
+    }) {
         out.push('\n');
         out.push_str(&kept);
     }

@@ -74,10 +74,10 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Pair> {
     let mut per_reservation: HashMap<String, usize> = HashMap::new();
     let messages = sys.smtp.messages();
     for m in &messages {
-        if let Some(id) = m
-            .header("Message-ID")
-            .and_then(|v| v.strip_prefix("<confirm.").map(|r| r.split('@').next().unwrap_or("").to_owned()))
-        {
+        if let Some(id) = m.header("Message-ID").and_then(|v| {
+            v.strip_prefix("<confirm.")
+                .map(|r| r.split('@').next().unwrap_or("").to_owned())
+        }) {
             *per_reservation.entry(id).or_default() += 1;
         }
     }

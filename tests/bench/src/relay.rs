@@ -34,7 +34,9 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Option<Relay>> {
             );
             return Ok(None);
         }
-        bail!("BENCH_RELAY_URL is not set: run the benchmark through tests/bench/run, which sets up Postfix");
+        bail!(
+            "BENCH_RELAY_URL is not set: run the benchmark through tests/bench/run, which sets up Postfix"
+        );
     };
     let sys = phase.sys;
     sys.wait_for_idle_queue(phase.queue_patience).await?;
@@ -58,7 +60,10 @@ async fn measure(phase: &Phase<'_>, url: &str) -> anyhow::Result<Relay> {
     for i in 0..samples {
         let email = format!("relay{i}@example.org");
         sys.http
-            .post(format!("{}/api/v1/performances/{performance}/reservations", sys.base))
+            .post(format!(
+                "{}/api/v1/performances/{performance}/reservations",
+                sys.base
+            ))
             .json(&json!({ "name": "Relay", "email": email, "party_size": 1 }))
             .send()
             .await?
@@ -72,7 +77,13 @@ async fn measure(phase: &Phase<'_>, url: &str) -> anyhow::Result<Relay> {
         .filter_map(|(email, at)| {
             let (_, sent_at) = sent.iter().find(|(e, _)| e == email)?;
             let sent_at: SystemTime = (*sent_at).into();
-            Some(sent_at.duration_since(*at).unwrap_or_default().as_secs_f64() * 1000.0)
+            Some(
+                sent_at
+                    .duration_since(*at)
+                    .unwrap_or_default()
+                    .as_secs_f64()
+                    * 1000.0,
+            )
         })
         .collect();
     latencies.sort_by(f64::total_cmp);
@@ -123,7 +134,10 @@ async fn wait_for_sent(
             return Ok(sent);
         }
         if Instant::now() > deadline {
-            bail!("only {} of {n} e-mails were sent through the relay", sent.len());
+            bail!(
+                "only {} of {n} e-mails were sent through the relay",
+                sent.len()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

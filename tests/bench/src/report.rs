@@ -139,31 +139,54 @@ fn round_two(f: &Figures) -> String {
         (
             "check-in, distinct tickets, c=8: ≥ 0.7 × pgbench".to_owned(),
             format!("pgbench {:.0}/s", c.reference.per_second),
-            format!("{:.0}/s = {:.2} ×", c.load.per_second, c.load.per_second / c.reference.per_second),
+            format!(
+                "{:.0}/s = {:.2} ×",
+                c.load.per_second,
+                c.load.per_second / c.reference.per_second
+            ),
             verdict(c.load.per_second >= 0.7 * c.reference.per_second),
         ),
         (
             "check-in p99 ≤ 1.5 × pgbench's p99".to_owned(),
             format!("pgbench p99 {:.2} ms", c.reference.p99_ms),
-            format!("{:.2} ms = {:.2} ×", c.load.p99_ms, c.load.p99_ms / c.reference.p99_ms),
+            format!(
+                "{:.2} ms = {:.2} ×",
+                c.load.p99_ms,
+                c.load.p99_ms / c.reference.p99_ms
+            ),
             verdict(c.load.p99_ms <= 1.5 * c.reference.p99_ms),
         ),
         (
             "booking, c=8, SMTP healthy: ≥ 0.7 × pgbench".to_owned(),
             format!("pgbench {:.0}/s", b.reference8.per_second),
-            format!("{:.0}/s = {:.2} ×", b.healthy8.per_second, b.healthy8.per_second / b.reference8.per_second),
+            format!(
+                "{:.0}/s = {:.2} ×",
+                b.healthy8.per_second,
+                b.healthy8.per_second / b.reference8.per_second
+            ),
             verdict(b.healthy8.per_second >= 0.7 * b.reference8.per_second),
         ),
         (
             "booking p99 ≤ 3 × pgbench's p99 (c=8, SMTP healthy)".to_owned(),
             format!("pgbench p99 {:.2} ms", b.reference8.p99_ms),
-            format!("{:.2} ms = {:.2} ×", b.healthy8.p99_ms, b.healthy8.p99_ms / b.reference8.p99_ms),
+            format!(
+                "{:.2} ms = {:.2} ×",
+                b.healthy8.p99_ms,
+                b.healthy8.p99_ms / b.reference8.p99_ms
+            ),
             verdict(b.healthy8.p99_ms <= 3.0 * b.reference8.p99_ms),
         ),
         (
             "booking ≥ 0.6 × pgbench's best at any concurrency".to_owned(),
-            format!("pgbench best {:.0}/s at c={}", b.best_reference.1.per_second, b.best_reference.0),
-            format!("{:.0}/s (best healthy run) = {:.2} ×", b.best_healthy, b.best_healthy / b.best_reference.1.per_second),
+            format!(
+                "pgbench best {:.0}/s at c={}",
+                b.best_reference.1.per_second, b.best_reference.0
+            ),
+            format!(
+                "{:.0}/s (best healthy run) = {:.2} ×",
+                b.best_healthy,
+                b.best_healthy / b.best_reference.1.per_second
+            ),
             verdict(b.best_healthy >= 0.6 * b.best_reference.1.per_second),
         ),
         (
@@ -219,7 +242,9 @@ fn extra_sections(f: &Figures) -> String {
         per.postgres * 1000.0,
         crate::lifecycle::FIRST_MS_PER_RESERVATION,
         match l.statements {
-            Some(n) => format!("{n:.1} statements executed by PostgreSQL per reservation (pg_stat_statements)"),
+            Some(n) => format!(
+                "{n:.1} statements executed by PostgreSQL per reservation (pg_stat_statements)"
+            ),
             None => "statements not counted (pg_stat_statements not loaded)".to_owned(),
         },
     );

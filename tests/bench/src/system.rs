@@ -32,7 +32,11 @@ pub struct System {
 }
 
 /// The environment web and worker run with in the benchmark.
-pub fn app_env(database_url: &str, addr: SocketAddr, smtp_url: &str) -> Vec<(&'static str, String)> {
+pub fn app_env(
+    database_url: &str,
+    addr: SocketAddr,
+    smtp_url: &str,
+) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", database_url.to_owned()),
         (
