@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::catalogue::{self, BookingStatus};
 use crate::jobs::{self, SendConfirmationEmail};
+use crate::locale::Language;
 
 /// Field name → what is wrong with it, as the API's `fields` object.
 pub type FieldErrors = BTreeMap<String, String>;
@@ -156,11 +157,13 @@ pub struct EmailLimits {
 
 /// Checks the performance and writes a pending reservation plus its confirmation-email job.
 /// The caller owns the transaction: both rows commit together or not at all. `None` when the
-/// address is over one of its caps: then nothing is written.
+/// address is over one of its caps: then nothing is written. `language` is the one the visitor
+/// booked in; the reservation's e-mails are written in it.
 pub async fn create_reservation(
     conn: &mut PgConnection,
     performance_id: Uuid,
     new: &NewReservation,
+    language: Language,
     limits: EmailLimits,
     max_attempts: usize,
     request_id: Option<Uuid>,
@@ -185,8 +188,8 @@ pub async fn create_reservation(
 
     let id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO reservations (id, performance_id, name, email, phone, notes, party_size)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO reservations (id, performance_id, name, email, phone, notes, party_size, language)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(performance_id)
@@ -195,6 +198,7 @@ pub async fn create_reservation(
     .bind(&new.phone)
     .bind(&new.notes)
     .bind(new.party_size)
+    .bind(language.code())
     .execute(&mut *conn)
     .await?;
     jobs::enqueue(

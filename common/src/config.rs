@@ -15,6 +15,7 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     pub jobs: JobsConfig,
     pub booking: BookingConfig,
+    pub locale: LocaleConfig,
     /// Signs sessions and CSRF tokens; at least 32 bytes.
     pub secret_key: SecretString,
     /// `https://tickets.example.org`, without a trailing slash.
@@ -100,6 +101,37 @@ pub struct BookingConfig {
     pub email_pending_per_performance: u32,
 }
 
+/// How people are addressed: the zone of every time they read or type, and the language when
+/// neither their choice nor their browser decides.
+#[derive(Debug, Clone)]
+pub struct LocaleConfig {
+    /// `TIMEZONE`, an IANA zone name.
+    pub timezone: chrono_tz::Tz,
+    /// `DEFAULT_LANGUAGE`.
+    pub default_language: crate::locale::Language,
+}
+
+impl LocaleConfig {
+    /// `TIMEZONE` (default `Europe/Rome`) and `DEFAULT_LANGUAGE` (default `it`).
+    pub fn from_env() -> anyhow::Result<LocaleConfig> {
+        let timezone = match optional_var("TIMEZONE")? {
+            None => crate::time::DEFAULT_TIMEZONE,
+            Some(name) => crate::time::parse_timezone(&name).with_context(|| {
+                format!("TIMEZONE must be an IANA time zone name such as Europe/Rome, not {name:?}")
+            })?,
+        };
+        let default_language = match optional_var("DEFAULT_LANGUAGE")? {
+            None => crate::locale::Language::It,
+            Some(code) => crate::locale::Language::parse(&code)
+                .context("DEFAULT_LANGUAGE must be it or en")?,
+        };
+        Ok(LocaleConfig {
+            timezone,
+            default_language,
+        })
+    }
+}
+
 impl Config {
     /// Reads the whole configuration; the error names the missing or malformed variable.
     pub fn from_env() -> anyhow::Result<Config> {
@@ -179,6 +211,7 @@ impl Config {
                 email_bookings_per_hour: var_or("EMAIL_BOOKINGS_PER_HOUR", 10)?,
                 email_pending_per_performance: var_or("EMAIL_PENDING_PER_PERFORMANCE", 3)?,
             },
+            locale: LocaleConfig::from_env()?,
             secret_key: secret_key.into(),
             public_base_url,
         })
@@ -218,6 +251,11 @@ impl Config {
                 rate_limit_per_minute: 0,
                 email_bookings_per_hour: 0,
                 email_pending_per_performance: 0,
+            },
+            // English keeps test assertions readable; tests of Italian ask for it.
+            locale: LocaleConfig {
+                timezone: crate::time::DEFAULT_TIMEZONE,
+                default_language: crate::locale::Language::En,
             },
             secret_key: "test-secret-key-that-is-long-enough-0123456789"
                 .to_owned()

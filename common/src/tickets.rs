@@ -25,6 +25,15 @@ pub struct Recipient {
     pub room: String,
     /// End of the check-in window: the ticket expires then.
     pub checkin_closes_at: DateTime<Utc>,
+    /// `it` or `en`: the language the reservation was booked in (see `language()`).
+    pub language: String,
+}
+
+impl Recipient {
+    /// The language of this reservation's e-mails.
+    pub fn language(&self) -> crate::locale::Language {
+        crate::locale::Language::parse(&self.language).unwrap_or(crate::locale::Language::It)
+    }
 }
 
 /// Loads what the e-mails about a reservation show.
@@ -35,7 +44,7 @@ pub async fn find_recipient(
     sqlx::query_as(
         "SELECT r.email, r.name, r.party_size, r.status,
                 r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
-                r.ticket_sent_at IS NOT NULL AS ticket_sent,
+                r.ticket_sent_at IS NOT NULL AS ticket_sent, r.language,
                 s.title, p.starts_at, rm.name AS room,
                 p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at
            FROM reservations r

@@ -14,6 +14,7 @@ use axum::{
 use common::booking::{
     self, BookingError, EmailLimits, FieldErrors, NewReservation, ReservationInput,
 };
+use common::locale::Language;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -23,6 +24,7 @@ use crate::{
     catalogue::{self, PerformancePage, PerformanceView},
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
+    locale,
     pages::{self, MessagePage},
     rate_limit::{Booking, Throttle},
 };
@@ -66,7 +68,7 @@ async fn create_reservation(
         }
     };
     let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
-    book(&state, performance_id, &new, request_id).await?;
+    book(&state, performance_id, &new, locale::lang(), request_id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
 }
 
@@ -77,6 +79,7 @@ async fn book(
     state: &AppState,
     performance_id: Uuid,
     new: &NewReservation,
+    language: Language,
     RequestId(request_id): RequestId,
 ) -> Result<(), BookingError> {
     let limits = &state.config.booking;
@@ -97,6 +100,7 @@ async fn book(
             &mut tx,
             performance_id,
             new,
+            language,
             email_limits,
             state.config.jobs.max_attempts,
             request_id,
@@ -209,25 +213,43 @@ async fn submit_booking_form(
         Err(e) => return pages::error_page(e),
     };
     let parsed = form.input().and_then(NewReservation::parse);
+    let mut seats = 0;
     let outcome = match parsed {
         _ if !form.unknown.is_empty() => Err(ApiError::Validation {
             fields: FieldErrors::new(),
         }),
-        Ok(new) => book(&state, performance.id, &new, request_id)
-            .await
-            .map_err(ApiError::from),
+        Ok(new) => {
+            seats = new.party_size();
+            book(&state, performance.id, &new, locale::lang(), request_id)
+                .await
+                .map_err(ApiError::from)
+        }
         Err(fields) => Err(ApiError::Validation { fields }),
     };
     match outcome {
-        Ok(_) => pages::render(
-            StatusCode::ACCEPTED,
-            &MessagePage::ok(
-                "Check your e-mail",
-                "We have sent you a link to confirm your booking. Your seats are held only once you confirm.",
-            ),
-        ),
+        Ok(_) => {
+            let mut page = MessagePage::ok(
+                &locale::t("booking-sent-title"),
+                &locale::lang().t_args(
+                    "booking-sent-text",
+                    [
+                        ("seats", locale::t1("seats", "count", seats).into()),
+                        ("title", performance.title.as_str().into()),
+                        ("when", locale::date_time(performance.starts_at).into()),
+                    ],
+                ),
+            );
+            page.details.push(locale::t("booking-sent-nothing"));
+            pages::render(StatusCode::ACCEPTED, &page)
+        }
         Err(ApiError::Validation { fields }) => {
-            form.errors = fields;
+            form.errors = fields
+                .into_iter()
+                .map(|(field, problem)| {
+                    let words = field_error_words(&field, &problem, performance.max_party_size);
+                    (field, words)
+                })
+                .collect();
             pages::render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &PerformancePage {
@@ -237,5 +259,28 @@ async fn submit_booking_form(
             )
         }
         Err(e) => pages::error_page(e),
+    }
+}
+
+/// A field problem as the booking form tells it, in the visitor's language: the catalogue's
+/// `error-FIELD-KIND`, where KIND is read from the API's problem text.
+fn field_error_words(field: &str, problem: &str, max_party_size: i32) -> String {
+    let kind = match problem {
+        "is required" => "required",
+        p if p.contains("control characters") => "control",
+        p if p.starts_with("must be at most 100") || p.starts_with("must be at most 1000") => {
+            "too-long"
+        }
+        p if p.starts_with("must be at most 32 digits") => "invalid",
+        "must be a valid e-mail address" | "must be a whole number" => "invalid",
+        _ if field == "party_size" => "range",
+        _ => "invalid",
+    };
+    let lang = locale::lang();
+    let id = format!("error-{}-{kind}", field.replace('_', "-"));
+    if lang.has(&id) {
+        lang.t1(&id, "max", max_party_size)
+    } else {
+        lang.t("error-field-invalid")
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     AppState,
     booking::BookingForm,
     error::{ApiError, ApiResult},
-    pages::{self, format_time},
+    locale, pages,
 };
 
 /// Routes of this capability.
@@ -103,7 +103,10 @@ pub struct PerformanceView {
     pub id: Uuid,
     pub title: String,
     pub description: String,
+    /// In the visitor's language and the configured zone.
     pub starts_at: String,
+    /// RFC 3339 UTC, for `<time datetime>`.
+    pub starts_at_iso: String,
     pub room: String,
     pub status: &'static str,
     pub seats_available: i64,
@@ -116,7 +119,8 @@ impl PerformanceView {
             id: p.id,
             title: p.title.clone(),
             description: p.description.clone(),
-            starts_at: format_time(p.starts_at),
+            starts_at: locale::date_time(p.starts_at),
+            starts_at_iso: p.starts_at.to_rfc3339(),
             room: p.room_name.clone(),
             status: p.booking_status(Utc::now()).as_str(),
             seats_available: p.seats_available(),
@@ -126,6 +130,11 @@ impl PerformanceView {
 
     pub fn is_open(&self) -> bool {
         self.status == "open"
+    }
+
+    /// The booking status in words.
+    pub fn status_label(&self) -> String {
+        locale::t(&format!("status-{}", self.status))
     }
 }
 

@@ -236,6 +236,8 @@ struct DoorPage {
     csrf_token: String,
     performances: Vec<DoorOption>,
     base_url: String,
+    /// `TIMEZONE`, so the page shows check-in times as the theatre's clock, not the device's.
+    time_zone: &'static str,
 }
 
 async fn door_page(staff: StaffPage<auth::CheckIn>, State(state): State<AppState>) -> Response {
@@ -257,6 +259,7 @@ async fn door_page(staff: StaffPage<auth::CheckIn>, State(state): State<AppState
                     })
                     .collect(),
                 base_url: state.config.public_base_url.clone(),
+                time_zone: state.config.locale.timezone.name(),
             },
         ),
         Err(e) => pages::error_page(e),

@@ -9,6 +9,7 @@ pub mod checkin;
 pub mod confirmation;
 pub mod error;
 pub mod extract;
+pub mod locale;
 pub mod ops;
 pub mod pages;
 pub mod rate_limit;

@@ -17,7 +17,7 @@ use tracing::Span;
 
 use crate::{
     AppState, admin, auth, booking, catalogue, checkin, confirmation, error::ApiError,
-    extract::MAX_BODY_BYTES, ops, pages, session, tickets,
+    extract::MAX_BODY_BYTES, locale, ops, pages, session, tickets,
 };
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,7 +37,13 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(session::router())
         .merge(pages::router())
+        .merge(locale::router())
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(pages::html_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            locale::negotiate,
+        ))
         .layer(axum::middleware::from_fn(auth::lift_form_csrf_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

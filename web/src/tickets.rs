@@ -12,16 +12,18 @@ use axum::{
 use common::{
     checkin::CheckedIn,
     tickets::{self, CancelError, TicketView},
+    token::TokenPurpose,
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
     AppState,
     auth::{self, StaffPage},
-    confirmation::{TokenActionPage, TokenQuery, token_field},
+    confirmation::{TokenActionPage, TokenQuery, describe_link, token_field},
     error::{ApiError, ApiResult},
     extract::JsonObject,
-    pages::{self, MessagePage, format_time},
+    locale,
+    pages::{self, MessagePage},
     rate_limit::{Cancel, Throttle},
     session,
 };
@@ -60,25 +62,27 @@ impl From<CancelError> for ApiError {
 struct TicketPage {
     title: String,
     starts_at: String,
+    starts_at_iso: String,
     room: String,
     party_size: i32,
-    state: &'static str,
+    state: String,
     /// Present for logged-in door staff: the form to check the ticket in.
     checkin_csrf: Option<String>,
     token: String,
     outcome: Option<(&'static str, String)>,
 }
 
-fn ticket_state(ticket: &TicketView) -> &'static str {
-    if ticket.revoked || ticket.status == "cancelled" {
-        "This ticket is not valid."
+fn ticket_state(ticket: &TicketView) -> String {
+    let id = if ticket.revoked || ticket.status == "cancelled" {
+        "ticket-not-valid"
     } else if ticket.status != "confirmed" {
-        "This reservation is not confirmed."
+        "ticket-not-confirmed"
     } else if ticket.checked_in_at.is_some() {
-        "This ticket has been used."
+        "ticket-used"
     } else {
-        "Show this ticket at the door."
-    }
+        "ticket-valid"
+    };
+    locale::t(id)
 }
 
 async fn load_ticket(state: &AppState, token: &str) -> ApiResult<TicketView> {
@@ -94,7 +98,8 @@ async fn load_ticket(state: &AppState, token: &str) -> ApiResult<TicketView> {
 fn page_for(ticket: &TicketView, token: &str, checkin_csrf: Option<String>) -> TicketPage {
     TicketPage {
         title: ticket.title.clone(),
-        starts_at: format_time(ticket.starts_at),
+        starts_at: locale::date_time(ticket.starts_at),
+        starts_at_iso: ticket.starts_at.to_rfc3339(),
         room: ticket.room.clone(),
         party_size: ticket.party_size,
         state: ticket_state(ticket),
@@ -136,24 +141,49 @@ async fn check_in_from_ticket_page(
     let (status, result) = match outcome {
         Ok(CheckedIn { party_size, .. }) => (
             StatusCode::OK,
-            ("ok", format!("Checked in: {party_size} people.")),
-        ),
-        Err(ApiError::Conflict { extra, .. }) if extra.contains_key("checked_in_at") => {
-            let at = extra["checked_in_at"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.format("%H:%M").to_string())
-                .unwrap_or_default();
             (
-                StatusCode::CONFLICT,
-                ("error", format!("Already checked in at {at} UTC.")),
-            )
-        }
-        Err(e) => (e.status(), ("error", e.to_string())),
+                "ok",
+                locale::t1(
+                    "checkin-done",
+                    "people",
+                    locale::t1("people", "count", party_size),
+                ),
+            ),
+        ),
+        Err(e) => (e.status(), ("error", checkin_words(&e))),
     };
     let mut page = page_for(&ticket, &token, Some(staff.csrf_token));
     page.outcome = Some(result);
     pages::render(status, &page)
+}
+
+/// A refused check-in in plain words, for the ticket page.
+fn checkin_words(e: &ApiError) -> String {
+    match e {
+        ApiError::Conflict { extra, .. } if extra.contains_key("checked_in_at") => {
+            let at = extra["checked_in_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| locale::clock(t.to_utc()))
+                .unwrap_or_default();
+            locale::t1("checkin-already", "time", at)
+        }
+        other => match other.code() {
+            "unknown_ticket" => locale::t("checkin-unknown"),
+            "not_valid" => locale::t("checkin-cancelled"),
+            "wrong_performance" => locale::t("checkin-wrong-performance"),
+            "outside_checkin_window" => locale::t("checkin-outside-window"),
+            code => {
+                let lang = locale::lang();
+                let id = format!("error-{}-title", code.replace('_', "-"));
+                if lang.has(&id) {
+                    lang.t(&id)
+                } else {
+                    lang.t("error-internal-error-title")
+                }
+            }
+        },
+    }
 }
 
 async fn cancel_reservation(
@@ -183,14 +213,19 @@ async fn cancel(state: &AppState, token: &str) -> ApiResult<()> {
     }
 }
 
-async fn cancel_page(Query(query): Query<TokenQuery>) -> Response {
+async fn cancel_page(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+    let what = describe_link(&state, &query.token, TokenPurpose::Cancel).await;
     pages::render(
         StatusCode::OK,
         &TokenActionPage {
-            title: "Cancel your reservation",
-            text: "Press the button to cancel your reservation and give your seats back. This cannot be undone.",
+            title: locale::t("cancel-title"),
+            what,
+            text: locale::t("cancel-text"),
+            consequence: Some(locale::t("cancel-consequence")),
             action: "/reservations/cancel",
-            button: "Cancel my reservation",
+            button: locale::t("cancel-button"),
+            danger: true,
+            keep: Some(locale::t("cancel-keep")),
             token: query.token,
         },
     )
@@ -208,10 +243,7 @@ async fn submit_cancel_form(
     match outcome {
         Ok(()) => pages::render(
             StatusCode::OK,
-            &MessagePage::ok(
-                "Reservation cancelled",
-                "Your seats are free again. Thank you for letting us know.",
-            ),
+            &MessagePage::ok(&locale::t("cancelled-title"), &locale::t("cancelled-text")),
         ),
         Err(e) => pages::error_page(e),
     }

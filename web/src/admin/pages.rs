@@ -116,7 +116,8 @@ impl FormState {
 type FormFields = BTreeMap<String, String>;
 
 /// A posted form as the JSON object the API functions take: empty fields are left out, numeric
-/// fields become numbers when they parse, and a `datetime-local` time is read as UTC.
+/// fields become numbers when they parse, and a `datetime-local` time is read as wall-clock
+/// time in `TIMEZONE` (a time the clocks skip stays as typed, and is refused as malformed).
 fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
     let mut map = Map::new();
     for (name, value) in form {
@@ -128,8 +129,9 @@ fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
             value
                 .parse::<i64>()
                 .map_or_else(|_| Value::from(value), Value::from)
-        } else if name == "starts_at" && value.len() == 16 {
-            Value::from(format!("{value}:00Z"))
+        } else if name == "starts_at" {
+            common::time::from_input_value(value, crate::locale::current().tz)
+                .map_or_else(|_| Value::from(value), |t| Value::from(t.to_rfc3339()))
         } else {
             Value::from(value)
         };
@@ -337,7 +339,7 @@ fn values_of(p: &Performance) -> BTreeMap<String, String> {
         ("room_id".to_owned(), p.room_id.to_string()),
         (
             "starts_at".to_owned(),
-            p.starts_at.format("%Y-%m-%dT%H:%M").to_string(),
+            common::time::to_input_value(p.starts_at, crate::locale::current().tz),
         ),
         (
             "additional_seats".to_owned(),

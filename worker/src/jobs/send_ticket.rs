@@ -5,7 +5,7 @@
 use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{delivery, jobs::SendTicket, tickets};
+use common::{delivery, jobs::SendTicket, locale::Language, tickets};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -22,11 +22,9 @@ const QR_CONTENT_ID: &str = "ticket-qr";
 #[derive(Template)]
 #[template(path = "ticket.txt")]
 struct TextBody<'a> {
+    lang: Language,
     name: &'a str,
-    title: &'a str,
-    when: &'a str,
-    room: &'a str,
-    party_size: i32,
+    intro: &'a str,
     ticket_url: &'a str,
     cancel_url: &'a str,
 }
@@ -34,11 +32,9 @@ struct TextBody<'a> {
 #[derive(Template)]
 #[template(path = "ticket.html")]
 struct HtmlBody<'a> {
+    lang: Language,
     name: &'a str,
-    title: &'a str,
-    when: &'a str,
-    room: &'a str,
-    party_size: i32,
+    intro: &'a str,
     ticket_url: &'a str,
     cancel_url: &'a str,
     qr_content_id: &'a str,
@@ -79,6 +75,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
         return Ok(());
     };
     let base = &ctx.config.public_base_url;
+    let tz = ctx.config.locale.timezone;
     deliver(
         ctx,
         reservation_id,
@@ -91,22 +88,27 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
             let ticket_url = format!("{base}/t/{}", ticket.expose());
             let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
             let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
-            let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
+            let lang = r.language();
+            let intro = lang.t_args(
+                "email-ticket-intro",
+                [
+                    ("seats", lang.t1("seats", "count", r.party_size).into()),
+                    ("title", r.title.as_str().into()),
+                    ("when", lang.date_time(r.starts_at, tz).into()),
+                    ("room", r.room.as_str().into()),
+                ],
+            );
             let text = TextBody {
+                lang,
                 name: &name,
-                title: &r.title,
-                when: &when,
-                room: &r.room,
-                party_size: r.party_size,
+                intro: &intro,
                 ticket_url: &ticket_url,
                 cancel_url: &cancel_url,
             };
             let html = HtmlBody {
+                lang,
                 name: &name,
-                title: &r.title,
-                when: &when,
-                room: &r.room,
-                party_size: r.party_size,
+                intro: &intro,
                 ticket_url: &ticket_url,
                 cancel_url: &cancel_url,
                 qr_content_id: QR_CONTENT_ID,
@@ -114,7 +116,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
             Ok(Some(Email {
                 purpose: "ticket",
                 to,
-                subject: format!("Your ticket: {}", r.title),
+                subject: lang.t1("email-ticket-subject", "title", r.title.as_str()),
                 message_id: message_id("ticket", reservation_id, base),
                 text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
                 html: html.render().map_err(|e| JobError::Permanent(e.into()))?,

@@ -1,0 +1,39 @@
+# The e-mails a visitor receives, in the language they booked in.
+# $seats is a "seats" message (e.g. "2 seats"); $when a date and time (see dates.ftl).
+
+email-hello = Hello,
+email-hello-name = Hello { $name },
+email-signature = AzioneLab
+email-open-address = Or open this address:
+
+## Confirmation e-mail
+email-confirm-subject = Please confirm your booking: { $title }
+email-confirm-intro = thank you for booking { $seats } for “{ $title }” on { $when } ({ $room }).
+email-confirm-pending = Your seats are not reserved yet. Please confirm your booking within { $valid_for } by opening this link and pressing the button:
+email-confirm-button = Confirm my booking
+email-confirm-ignore = If you did not ask for this booking, ignore this message: nothing will be reserved.
+
+duration-moment = a moment
+duration-minutes = { $count ->
+    [one] 1 minute
+   *[other] { $count } minutes
+}
+duration-hours = { $count ->
+    [one] 1 hour
+   *[other] { $count } hours
+}
+duration-days = { $count ->
+    [one] 1 day
+   *[other] { $count } days
+}
+
+## Ticket e-mail
+email-ticket-subject = Your ticket: { $title }
+email-ticket-intro = your booking is confirmed: { $seats } for “{ $title }” on { $when } ({ $room }).
+email-ticket-show-qr = Show this QR code at the door, on your phone or printed:
+email-ticket-attached = Your ticket is the QR code attached to this e-mail (ticket.png). Show it at the door, on your phone or printed.
+email-ticket-qr-alt = Your ticket's QR code
+email-ticket-fallback = If the image does not show, open your ticket at the door:
+email-ticket-open = Open my ticket
+email-ticket-cancel = Cannot come? Please give your seats back so someone else can use them:
+email-ticket-cancel-link = Cancel my reservation
