@@ -32,7 +32,7 @@ fn missing_or_malformed_configuration_stops_both_binaries_with_one_line_naming_t
         ("SMTP_URL", "smtp://127.0.0.1:2525"),
         ("MAIL_FROM", "tickets@example.org"),
     ];
-    let cases: [(&str, Option<&str>); 8] = [
+    let cases: [(&str, Option<&str>); 11] = [
         ("DATABASE_URL", None),
         ("DATABASE_URL", Some("mysql://x")),
         ("SECRET_KEY", None),
@@ -41,6 +41,9 @@ fn missing_or_malformed_configuration_stops_both_binaries_with_one_line_naming_t
         ("BIND_ADDR", Some("not-an-address")),
         ("RATE_LIMIT_PER_MINUTE", Some("-3")),
         ("CONFIRMATION_TTL_MINUTES", Some("soon")),
+        ("TIMEZONE", Some("Europe/Atlantis")),
+        ("TIMEZONE", Some("+02:00")),
+        ("DEFAULT_LANGUAGE", Some("de")),
     ];
     for binary in ["azione-web", "azione-worker"] {
         for (name, value) in cases {
