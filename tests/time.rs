@@ -81,9 +81,9 @@ async fn a_performance_at_19_30_rome_time_shows_19_30_everywhere_in_every_season
             .await
             .unwrap();
         let utc_clock = utc.format("%H:%M").to_string();
-        assert!(page.contains("19:30"), "{day}: the page shows 19:30");
+        assert!(page.contains(", 19:30"), "{day}: the page shows 19:30");
         assert!(
-            !page.contains(&utc_clock),
+            !page.contains(&format!(", {utc_clock}")),
             "{day}: and not the UTC {utc_clock}"
         );
         assert!(!page.contains("UTC"));
