@@ -94,12 +94,28 @@ async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warni
         )
         .await;
     browser.click("#manual button[type=submit]").await;
-    browser
+    let duplicate = browser
         .wait_for_text("#result .title", "Already checked in at")
         .await;
     assert!(
         !browser.element("#result.error").await.is_empty(),
         "shown in red"
     );
+    let checked_in_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT checked_in_at FROM reservations")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let local = common::time::clock(checked_in_at, common::time::DEFAULT_TIMEZONE);
+    assert!(
+        duplicate.contains(&local),
+        "{duplicate}: the theatre's clock ({local}), not the device's"
+    );
     browser.screenshot("door-duplicate").await;
+
+    browser.type_into("#code", "NOT-A-TICKET").await;
+    browser.click("#manual button[type=submit]").await;
+    browser
+        .wait_for_text("#result .title", "Unknown ticket")
+        .await;
 }

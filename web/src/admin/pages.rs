@@ -140,6 +140,17 @@ fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
     JsonObject(map)
 }
 
+/// A start time the form could not read as local time gets the reason (a skipped hour, a
+/// malformed value) instead of the API's words about RFC 3339.
+fn with_local_time_problem(form: &FormFields, mut errors: FieldErrors) -> FieldErrors {
+    if let Some(value) = form.get("starts_at").filter(|v| !v.trim().is_empty())
+        && let Err(problem) = common::time::from_input_value(value, crate::locale::current().tz)
+    {
+        errors.insert("starts_at".to_owned(), problem.to_string());
+    }
+    errors
+}
+
 /// Ends a form post: back to `to` on success, the page again with errors on a 422.
 fn after_post(
     result: ApiResult<()>,
@@ -420,8 +431,8 @@ async fn create_performance(
         Ok(p) => Redirect::to(&format!("/admin/performances/{}", p.id)).into_response(),
         Err(ApiError::Validation { fields }) => {
             let form = FormState {
+                errors: with_local_time_problem(&form, fields),
                 values: form,
-                errors: fields,
             };
             render_performance_form(
                 &state,
@@ -471,8 +482,8 @@ async fn update_performance(
         Ok(p) => Redirect::to(&format!("/admin/performances/{}", p.id)).into_response(),
         Err(ApiError::Validation { fields }) => {
             let form = FormState {
+                errors: with_local_time_problem(&form, fields),
                 values: form,
-                errors: fields,
             };
             let nav = Nav::from(&staff);
             render_performance_form(
@@ -546,7 +557,10 @@ async fn reservations_csv(
     let mut csv = String::from(
         "id,status,party_size,name,email,phone,notes,created_at,confirmed_at,checked_in_at\r\n",
     );
-    let time = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    // Local wall-clock time with its offset: readable, and still exact across clock changes.
+    let tz = crate::locale::current().tz;
+    let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
+    let time = |t: Option<chrono::DateTime<Utc>>| t.map(local).unwrap_or_default();
     for r in &reservations {
         let cells = [
             r.id.to_string(),
@@ -556,7 +570,7 @@ async fn reservations_csv(
             r.email.clone().unwrap_or_default(),
             r.phone.clone().unwrap_or_default(),
             r.notes.clone().unwrap_or_default(),
-            r.created_at.to_rfc3339(),
+            local(r.created_at),
             time(r.confirmed_at),
             time(r.checked_in_at),
         ];
