@@ -29,6 +29,11 @@ fn evenings() -> Vec<(NaiveDate, &'static str)> {
     ]
 }
 
+/// The body of a page fetched with `client`.
+async fn html(client: &reqwest::Client, url: String) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// Creates a room and an open performance starting at `starts_at` (any RFC 3339 offset).
 pub async fn performance_at(app: &TestApp, starts_at: &str) -> Uuid {
     let room: Value = app
@@ -123,14 +128,7 @@ async fn the_admin_form_takes_and_shows_local_time_across_the_clock_changes() {
     let year = Utc::now().year() + 1;
     let march = last_sunday(year, 3);
     let id = performance_at(&app, &format!("{march}T17:30:00Z")).await;
-    let form = client
-        .get(app.url(&format!("/admin/performances/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = html(&client, app.url(&format!("/admin/performances/{id}"))).await;
     assert!(
         form.contains(&format!(r#"value="{march}T19:30""#)),
         "17:30 UTC on the March Sunday is 19:30 in Rome"
@@ -159,14 +157,7 @@ async fn the_admin_form_takes_and_shows_local_time_across_the_clock_changes() {
                 .await
                 .unwrap();
         assert_eq!(stored.format("%H:%M").to_string(), expected, "{typed}");
-        let again = client
-            .get(app.url(&format!("/admin/performances/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let again = html(&client, app.url(&format!("/admin/performances/{id}"))).await;
         assert!(
             again.contains(&format!(r#"value="{typed}""#)),
             "round trip of {typed}"
@@ -210,14 +201,7 @@ async fn the_door_page_lists_todays_performances_in_local_time() {
         .await
         .unwrap();
     let (client, _) = app.log_in(Role::Door).await;
-    let door = client
-        .get(app.url("/checkin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let door = html(&client, app.url("/checkin")).await;
     let local = common::time::clock(starts_at, common::time::DEFAULT_TIMEZONE);
     assert!(door.contains(&id.to_string()));
     assert!(

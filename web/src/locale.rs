@@ -42,14 +42,7 @@ pub fn router() -> Router<AppState> {
 
 /// The visitor's language: the `lang` cookie, else `Accept-Language`, else the default.
 pub fn choose(headers: &HeaderMap, default: Language) -> Language {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, value)| Language::parse(value));
+    let cookie = crate::session::named_cookie(headers, COOKIE).and_then(|v| Language::parse(&v));
     cookie
         .or_else(|| {
             headers

@@ -7,11 +7,29 @@ pub mod send_ticket;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use common::delivery::{self, Claim};
+use common::{
+    delivery::{self, Claim},
+    tickets,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{JobContext, JobError, mailer::Email};
+
+/// The message `id` about a reservation, in its language: its seats, show, local start
+/// (`tz`) and room as `$seats`, `$title`, `$when` and `$room`.
+pub fn about_reservation(id: &str, r: &tickets::Recipient, tz: chrono_tz::Tz) -> String {
+    let lang = r.language();
+    lang.t_args(
+        id,
+        [
+            ("seats", lang.t1("seats", "count", r.party_size).into()),
+            ("title", r.title.as_str().into()),
+            ("when", lang.date_time(r.starts_at, tz).into()),
+            ("room", r.room.as_str().into()),
+        ],
+    )
+}
 
 /// `<purpose.reservation-id@host>`: the same for every attempt of one e-mail.
 pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) -> String {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::{
     JobContext, JobError,
-    jobs::{deliver, detached, message_id},
+    jobs::{about_reservation, deliver, detached, message_id},
     mailer::Email,
 };
 
@@ -87,15 +87,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
                 token::insert_token(conn, reservation_id, TokenPurpose::Confirm, Some(ttl)).await?;
             let link = format!("{base}/reservations/confirm?token={}", raw.expose());
             let lang = r.language();
-            let intro = lang.t_args(
-                "email-confirm-intro",
-                [
-                    ("seats", lang.t1("seats", "count", r.party_size).into()),
-                    ("title", r.title.as_str().into()),
-                    ("when", lang.date_time(r.starts_at, tz).into()),
-                    ("room", r.room.as_str().into()),
-                ],
-            );
+            let intro = about_reservation("email-confirm-intro", &r, tz);
             let pending = lang.t1(
                 "email-confirm-pending",
                 "valid_for",

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     JobContext, JobError,
-    jobs::{deliver, detached, message_id},
+    jobs::{about_reservation, deliver, detached, message_id},
     mailer::{Email, InlinePng},
     qr,
 };
@@ -89,15 +89,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
             let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
             let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
             let lang = r.language();
-            let intro = lang.t_args(
-                "email-ticket-intro",
-                [
-                    ("seats", lang.t1("seats", "count", r.party_size).into()),
-                    ("title", r.title.as_str().into()),
-                    ("when", lang.date_time(r.starts_at, tz).into()),
-                    ("room", r.room.as_str().into()),
-                ],
-            );
+            let intro = about_reservation("email-ticket-intro", &r, tz);
             let text = TextBody {
                 lang,
                 name: &name,
