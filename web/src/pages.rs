@@ -12,6 +12,8 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 
+use common::booking::FieldErrors;
+
 use crate::{AppState, error::ApiError, locale};
 
 /// Routes of static assets.
@@ -77,6 +79,8 @@ pub struct MessagePage {
     pub tone: &'static str,
     /// Further paragraphs.
     pub details: Vec<String>,
+    /// `Some("en")` on staff pages, which are in English whatever the visitor's language.
+    pub fixed_lang: Option<&'static str>,
 }
 
 impl MessagePage {
@@ -86,6 +90,7 @@ impl MessagePage {
             text: text.to_owned(),
             tone: "ok",
             details: Vec::new(),
+            fixed_lang: None,
         }
     }
 
@@ -95,8 +100,30 @@ impl MessagePage {
             text: text.to_owned(),
             tone: "error",
             details: Vec::new(),
+            fixed_lang: None,
         }
     }
+
+    /// A staff page's refusal (English): each field problem as a sentence.
+    pub fn staff_error(title: &str, fields: &FieldErrors) -> MessagePage {
+        let text = fields
+            .iter()
+            .map(|(field, problem)| field_sentence(field, problem))
+            .collect::<Vec<_>>()
+            .join(" ");
+        MessagePage {
+            fixed_lang: Some("en"),
+            ..MessagePage::error(title, &text)
+        }
+    }
+}
+
+/// `name must be 1 to 100 characters` as a sentence: `Name must be 1 to 100 characters.`
+pub fn field_sentence(field: &str, problem: &str) -> String {
+    let field = field.replace('_', " ");
+    let mut chars = field.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+    format!("{}{} {problem}.", first.unwrap_or_default(), chars.as_str())
 }
 
 /// Shows an API error to a browser: the same status, a page in plain words. The words for

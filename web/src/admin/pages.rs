@@ -308,17 +308,10 @@ async fn update_room(
     .await;
     match result {
         Ok(()) => Redirect::to("/admin/rooms").into_response(),
-        Err(ApiError::Validation { fields }) => {
-            let message = fields
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            pages::render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &MessagePage::error("Room not saved", &message),
-            )
-        }
+        Err(ApiError::Validation { fields }) => pages::render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &MessagePage::staff_error("Room not saved", &fields),
+        ),
         Err(e) => pages::error_page(e),
     }
 }
@@ -771,10 +764,9 @@ async fn update_staff(
     }
     .await;
     after_post(result, "/admin/staff", |fields| {
-        let message = fields.values().cloned().collect::<Vec<_>>().join("; ");
         pages::render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &MessagePage::error("Not saved", &message),
+            &MessagePage::staff_error("Not saved", &fields),
         )
     })
 }
