@@ -29,11 +29,6 @@ fn evenings() -> Vec<(NaiveDate, &'static str)> {
     ]
 }
 
-/// The body of a page fetched with `client`.
-async fn html(client: &reqwest::Client, url: String) -> String {
-    client.get(url).send().await.unwrap().text().await.unwrap()
-}
-
 /// Creates a room and an open performance starting at `starts_at` (any RFC 3339 offset).
 pub async fn performance_at(app: &TestApp, starts_at: &str) -> Uuid {
     let room: Value = app
@@ -124,17 +119,20 @@ async fn a_performance_at_19_30_rome_time_shows_19_30_everywhere_in_every_season
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_form_takes_and_shows_local_time_across_the_clock_changes() {
     let app = TestApp::spawn().await;
-    let (client, csrf) = app.log_in(Role::Admin).await;
+    let staff = app.log_in(Role::Admin).await;
     let year = Utc::now().year() + 1;
     let march = last_sunday(year, 3);
     let id = performance_at(&app, &format!("{march}T17:30:00Z")).await;
-    let form = html(&client, app.url(&format!("/admin/performances/{id}"))).await;
-    assert!(
-        form.contains(&format!(r#"value="{march}T19:30""#)),
+    let form_path = format!("/admin/performances/{id}");
+    let form = staff.page(&form_path).await;
+    assert_eq!(
+        form.attr("#f-starts_at", "value"),
+        format!("{march}T19:30"),
         "17:30 UTC on the March Sunday is 19:30 in Rome"
     );
     assert!(
-        form.contains("Europe/Rome time"),
+        form.text("label[for=f-starts_at]")
+            .contains("Europe/Rome time"),
         "the label names the zone"
     );
 
@@ -143,12 +141,9 @@ async fn the_admin_form_takes_and_shows_local_time_across_the_clock_changes() {
         (format!("{year}-07-15T19:30"), "17:30"),
         (format!("{year}-01-15T19:30"), "18:30"),
     ] {
-        let saved = client
-            .post(app.url(&format!("/admin/performances/{id}")))
-            .form(&[("csrf_token", csrf.as_str()), ("starts_at", typed.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let saved = staff
+            .post_form(&form_path, &[("starts_at", typed.as_str())])
+            .await;
         assert_eq!(saved.status(), 303, "saving {typed}");
         let stored: DateTime<Utc> =
             sqlx::query_scalar("SELECT starts_at FROM performances WHERE id = $1")
@@ -157,9 +152,10 @@ async fn the_admin_form_takes_and_shows_local_time_across_the_clock_changes() {
                 .await
                 .unwrap();
         assert_eq!(stored.format("%H:%M").to_string(), expected, "{typed}");
-        let again = html(&client, app.url(&format!("/admin/performances/{id}"))).await;
-        assert!(
-            again.contains(&format!(r#"value="{typed}""#)),
+        let again = staff.page(&form_path).await;
+        assert_eq!(
+            again.attr("#f-starts_at", "value"),
+            typed,
             "round trip of {typed}"
         );
     }
@@ -170,16 +166,16 @@ async fn the_admin_form_takes_and_shows_local_time_across_the_clock_changes() {
         .await
         .unwrap();
     let skipped = format!("{march}T02:30");
-    let refused = client
-        .post(app.url(&format!("/admin/performances/{id}")))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("starts_at", skipped.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let refused = staff
+        .post_form(&form_path, &[("starts_at", skipped.as_str())])
+        .await;
     assert_eq!(refused.status(), 422);
+    let page = tests::html::Page::parse(&refused.text().await.unwrap());
+    assert!(
+        page.text("#f-starts_at-error")
+            .contains("clocks go forward"),
+        "the reason in words"
+    );
     let after: DateTime<Utc> = sqlx::query_scalar("SELECT starts_at FROM performances")
         .fetch_one(&app.db)
         .await
@@ -200,8 +196,14 @@ async fn the_door_page_lists_todays_performances_in_local_time() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let (client, _) = app.log_in(Role::Door).await;
-    let door = html(&client, app.url("/checkin")).await;
+    let door = app
+        .log_in(Role::Door)
+        .await
+        .get("/checkin")
+        .await
+        .text()
+        .await
+        .unwrap();
     let local = common::time::clock(starts_at, common::time::DEFAULT_TIMEZONE);
     assert!(door.contains(&id.to_string()));
     assert!(

@@ -16,6 +16,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub booking: BookingConfig,
     pub locale: LocaleConfig,
+    pub rate_limit: RateLimitConfig,
     /// Signs sessions and CSRF tokens; at least 32 bytes.
     pub secret_key: SecretString,
     /// `https://tickets.example.org`, without a trailing slash.
@@ -89,12 +90,18 @@ pub struct JobsConfig {
     pub alert_oldest_waiting: Duration,
 }
 
+/// Per-client request budgets of the public endpoints and the login form.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Requests per minute per client address and endpoint; 0 disables every rate limit
+    /// (and the per-address booking caps with it).
+    pub per_minute: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct BookingConfig {
     /// Lifetime of a new confirmation token; zero makes it expire at once (for tests).
     pub confirmation_ttl: Duration,
-    /// Requests per minute per client address and endpoint; 0 disables every rate limit.
-    pub rate_limit_per_minute: u32,
     /// Reservations one e-mail address may make in an hour (all performances).
     pub email_bookings_per_hour: u32,
     /// Unconfirmed reservations one e-mail address may hold for one performance.
@@ -207,11 +214,13 @@ impl Config {
                 confirmation_ttl: Duration::from_secs(
                     60 * var_or("CONFIRMATION_TTL_MINUTES", 1440u64)?,
                 ),
-                rate_limit_per_minute: var_or("RATE_LIMIT_PER_MINUTE", 20)?,
                 email_bookings_per_hour: var_or("EMAIL_BOOKINGS_PER_HOUR", 10)?,
                 email_pending_per_performance: var_or("EMAIL_PENDING_PER_PERFORMANCE", 3)?,
             },
             locale: LocaleConfig::from_env()?,
+            rate_limit: RateLimitConfig {
+                per_minute: var_or("RATE_LIMIT_PER_MINUTE", 20)?,
+            },
             secret_key: secret_key.into(),
             public_base_url,
         })
@@ -248,7 +257,6 @@ impl Config {
             },
             booking: BookingConfig {
                 confirmation_ttl: Duration::from_secs(3600),
-                rate_limit_per_minute: 0,
                 email_bookings_per_hour: 0,
                 email_pending_per_performance: 0,
             },
@@ -257,6 +265,7 @@ impl Config {
                 timezone: crate::time::DEFAULT_TIMEZONE,
                 default_language: crate::locale::Language::En,
             },
+            rate_limit: RateLimitConfig { per_minute: 0 },
             secret_key: "test-secret-key-that-is-long-enough-0123456789"
                 .to_owned()
                 .into(),

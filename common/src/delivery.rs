@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use crate::booking::ReservationStatus;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -48,7 +49,7 @@ pub struct Lease {
 
 #[derive(sqlx::FromRow)]
 struct LeaseRow {
-    status: String,
+    status: ReservationStatus,
     sent: bool,
     generation: i32,
     holder: Option<String>,
@@ -94,8 +95,8 @@ pub async fn claim(
         return Ok(Claim::NotNeeded);
     };
     let wanted_status = match email {
-        Email::Confirmation => "pending",
-        Email::Ticket => "confirmed",
+        Email::Confirmation => ReservationStatus::Pending,
+        Email::Ticket => ReservationStatus::Confirmed,
     };
     if row.sent || row.status != wanted_status {
         return Ok(Claim::NotNeeded);

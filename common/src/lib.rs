@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod booking;
+pub mod cancellation;
 pub mod catalogue;
 pub mod checkin;
 pub mod config;
@@ -14,8 +15,10 @@ pub mod jobs;
 pub mod locale;
 pub mod metrics;
 pub mod ops;
+pub mod retention;
 pub mod subject;
 pub mod telemetry;
 pub mod tickets;
 pub mod time;
 pub mod token;
+pub mod validation;

@@ -2,46 +2,32 @@
 //! Parse strictly, then one transaction writes the pending reservation and queues its
 //! confirmation e-mail, then answer at once: SMTP is the worker's business.
 
-use std::collections::BTreeMap;
-
 use axum::{
-    Form, Json, Router,
+    Form, Json,
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::post,
 };
-use common::booking::{
-    self, BookingError, EmailLimits, FieldErrors, NewReservation, ReservationInput,
-};
+use common::booking::{self, BookingError, EmailLimits, NewReservation, ReservationInput};
 use common::locale::Language;
-use serde::Deserialize;
+use common::validation::FieldErrors;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    catalogue::{self, PerformancePage, PerformanceView},
+    catalogue::{self, BookingForm, PerformancePage, PerformanceView},
     error::{ApiError, ApiResult},
+    extract::PathId,
     extract::{Fields, JsonObject, RequestId},
     locale,
     pages::{self, MessagePage},
     rate_limit::{Booking, Throttle},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/performances/{id}/reservations",
-            post(create_reservation),
-        )
-        .route("/performances/{id}/reservations", post(submit_booking_form))
-}
 
 const FIELDS: [&str; 5] = ["name", "email", "phone", "notes", "party_size"];
 
-async fn create_reservation(
+pub(crate) async fn create_reservation(
     _: Throttle<Booking>,
     request_id: RequestId,
     State(state): State<AppState>,
@@ -83,7 +69,7 @@ async fn book(
     RequestId(request_id): RequestId,
 ) -> Result<(), BookingError> {
     let limits = &state.config.booking;
-    let email_limits = if limits.rate_limit_per_minute == 0 {
+    let email_limits = if state.config.rate_limit.per_minute == 0 {
         EmailLimits {
             per_hour: 0,
             pending_per_performance: 0,
@@ -133,82 +119,18 @@ async fn book(
     result.map(|_| ())
 }
 
-/// The booking form's values and problems, kept so a visitor never retypes what was right.
-#[derive(Debug, Default, Deserialize)]
-pub struct BookingForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub phone: String,
-    #[serde(default)]
-    pub notes: String,
-    #[serde(default)]
-    pub party_size: String,
-    #[serde(skip)]
-    errors: FieldErrors,
-    /// Names of posted fields the form does not have (`status`, `token`, …): refused, as the
-    /// JSON API refuses unknown members.
-    #[serde(skip)]
-    pub unknown: Vec<String>,
-}
-
-impl BookingForm {
-    /// The form as posted; fields it does not have are kept in `unknown`.
-    fn from_pairs(pairs: Vec<(String, String)>) -> BookingForm {
-        let mut form = BookingForm::default();
-        for (name, value) in pairs {
-            match name.as_str() {
-                "name" => form.name = value,
-                "email" => form.email = value,
-                "phone" => form.phone = value,
-                "notes" => form.notes = value,
-                "party_size" => form.party_size = value,
-                _ if !form.unknown.contains(&name) => form.unknown.push(name),
-                _ => {}
-            }
-        }
-        form
-    }
-
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty() || !self.unknown.is_empty()
-    }
-
-    pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors.get(field).map(String::as_str)
-    }
-
-    fn input(&self) -> Result<ReservationInput, FieldErrors> {
-        let party_size = match self.party_size.trim() {
-            "" => None,
-            n => Some(n.parse::<i64>().map_err(|_| {
-                BTreeMap::from([("party_size".to_owned(), "must be a whole number".to_owned())])
-            })?),
-        };
-        Ok(ReservationInput {
-            name: Some(self.name.clone()),
-            email: Some(self.email.clone()),
-            phone: Some(self.phone.clone()),
-            notes: Some(self.notes.clone()),
-            party_size,
-        })
-    }
-}
-
-async fn submit_booking_form(
+pub(crate) async fn submit_booking_form(
     throttle: Result<Throttle<Booking>, ApiError>,
     request_id: RequestId,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let mut form = BookingForm::from_pairs(pairs);
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
-    let performance = match catalogue::load(&state, &id).await {
+    let performance = match catalogue::load(&state, id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
     };

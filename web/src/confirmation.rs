@@ -4,11 +4,10 @@
 
 use askama::Template;
 use axum::{
-    Form, Json, Router,
+    Form, Json,
     extract::{Query, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
 };
 use common::{
     confirmation::{self, Confirmed},
@@ -19,23 +18,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    AppState,
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
     locale,
     pages::{self, MessagePage},
     rate_limit::{Confirm, Throttle},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/reservations/confirm", post(confirm_reservation))
-        .route(
-            "/reservations/confirm",
-            get(confirm_page).post(submit_confirm_form),
-        )
-}
 
 /// Reads `{"token": "..."}`, the body of every token endpoint.
 pub fn token_field(body: JsonObject) -> ApiResult<String> {
@@ -46,7 +35,7 @@ pub fn token_field(body: JsonObject) -> ApiResult<String> {
     Ok(token.unwrap_or_default())
 }
 
-async fn confirm_reservation(
+pub(crate) async fn confirm_reservation(
     _: Throttle<Confirm>,
     request_id: RequestId,
     State(state): State<AppState>,
@@ -152,7 +141,10 @@ pub async fn describe_link(state: &AppState, token: &str, purpose: TokenPurpose)
     ))
 }
 
-async fn confirm_page(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+pub(crate) async fn confirm_page(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
     let what = describe_link(&state, &query.token, TokenPurpose::Confirm).await;
     pages::render(
         StatusCode::OK,
@@ -170,7 +162,7 @@ async fn confirm_page(State(state): State<AppState>, Query(query): Query<TokenQu
     )
 }
 
-async fn submit_confirm_form(
+pub(crate) async fn submit_confirm_form(
     throttle: Result<Throttle<Confirm>, ApiError>,
     request_id: RequestId,
     State(state): State<AppState>,

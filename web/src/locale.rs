@@ -5,12 +5,10 @@
 //! messages themselves live in `common/locales/` (see `common::locale`).
 
 use axum::{
-    Router,
     extract::{Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -35,14 +33,9 @@ tokio::task_local! {
     static CURRENT: PageLocale;
 }
 
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/language", get(switch_language))
-}
-
 /// The visitor's language: the `lang` cookie, else `Accept-Language`, else the default.
 pub fn choose(headers: &HeaderMap, default: Language) -> Language {
-    let cookie = crate::session::named_cookie(headers, COOKIE).and_then(|v| Language::parse(&v));
+    let cookie = crate::auth::named_cookie(headers, COOKIE).and_then(|v| Language::parse(&v));
     cookie
         .or_else(|| {
             headers
@@ -147,7 +140,7 @@ pub fn back_path() -> String {
 }
 
 #[derive(Deserialize)]
-struct SwitchQuery {
+pub(crate) struct SwitchQuery {
     #[serde(default)]
     lang: String,
     #[serde(default)]
@@ -157,7 +150,10 @@ struct SwitchQuery {
 /// `GET /language?lang=en&back=/performances/…`: remembers the choice for a year and returns
 /// to the page. A preference, not a state change of anything shared, so a plain link or GET
 /// form works without JavaScript.
-async fn switch_language(State(state): State<AppState>, Query(q): Query<SwitchQuery>) -> Response {
+pub(crate) async fn switch_language(
+    State(state): State<AppState>,
+    Query(q): Query<SwitchQuery>,
+) -> Response {
     let Some(lang) = Language::parse(&q.lang) else {
         return StatusCode::BAD_REQUEST.into_response();
     };

@@ -3,34 +3,25 @@
 
 use askama::Template;
 use axum::{
-    Router,
     extract::Request,
     http::{StatusCode, header},
     middleware::Next,
     response::{Html, IntoResponse, Response},
-    routing::get,
 };
 use chrono::{DateTime, Utc};
+use common::auth::{Permission, Role};
 
-use common::booking::FieldErrors;
+use common::validation::FieldErrors;
 
-use crate::{AppState, error::ApiError, locale};
+use crate::{error::ApiError, locale};
 
-/// Routes of static assets.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/static/app.css", get(stylesheet))
-        .route("/static/checkin.js", get(checkin_script))
-        .route("/static/vendor/jsQR.js", get(jsqr_script))
-}
-
-async fn checkin_script() -> impl IntoResponse {
+pub(crate) async fn checkin_script() -> impl IntoResponse {
     javascript(include_str!("../static/checkin.js"))
 }
 
 /// jsQR 1.4.0 (Apache-2.0, `static/vendor/jsQR.LICENSE`): the fallback where the browser has no
 /// `BarcodeDetector`.
-async fn jsqr_script() -> impl IntoResponse {
+pub(crate) async fn jsqr_script() -> impl IntoResponse {
     javascript(include_str!("../static/vendor/jsQR.js"))
 }
 
@@ -44,7 +35,7 @@ fn javascript(source: &'static str) -> impl IntoResponse {
     )
 }
 
-async fn stylesheet() -> impl IntoResponse {
+pub(crate) async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -124,6 +115,26 @@ pub fn field_sentence(field: &str, problem: &str) -> String {
     let mut chars = field.chars();
     let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
     format!("{}{} {problem}.", first.unwrap_or_default(), chars.as_str())
+}
+
+/// What an HTML handler returns: its page, or an error that renders as the error page, so
+/// handlers use `?` like JSON handlers do.
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// An error on the way to a page; it answers with [`error_page`].
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(error: E) -> PageError {
+        PageError(error.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(self.0)
+    }
 }
 
 /// Shows an API error to a browser: the same status, a page in plain words. The words for
@@ -213,4 +224,37 @@ pub fn format_stamp(t: &DateTime<Utc>) -> String {
     t.with_timezone(&locale::current().tz)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
+}
+
+/// What the navigation shows, by role.
+pub struct Nav {
+    pub csrf_token: String,
+    pub catalogue: bool,
+    pub admin: bool,
+    pub door: bool,
+    pub operations: bool,
+}
+
+impl Nav {
+    /// The links `role` may follow.
+    pub fn new(role: Role, csrf_token: String) -> Nav {
+        Nav {
+            csrf_token,
+            catalogue: role.can(Permission::ManageCatalogue),
+            admin: role.can(Permission::ViewPersonalData),
+            door: role.can(Permission::CheckIn),
+            operations: role.can(Permission::WatchOperations),
+        }
+    }
+}
+
+/// Where staff land after login when no other page was asked for.
+pub fn landing_for(role: Role) -> &'static str {
+    if role.can(Permission::ManageCatalogue) {
+        "/admin"
+    } else if role.can(Permission::CheckIn) {
+        "/checkin"
+    } else {
+        "/ops/queues"
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use common::ops;
+use common::{ops, retention};
 
 use crate::JobContext;
 
@@ -42,13 +42,13 @@ pub async fn run_once(ctx: &JobContext) -> Result<(), sqlx::Error> {
     }
     let revived =
         ops::revive_transient_failures(&mut tx, jobs.revive_after, jobs.revive_window).await?;
-    let expired = ops::expire_pending_reservations(
+    let expired = retention::expire_pending_reservations(
         &mut tx,
         ctx.config.booking.confirmation_ttl,
         jobs.revive_window,
     )
     .await?;
-    let erased = ops::erase_personal_data(&mut tx, jobs.retention).await?;
+    let erased = retention::erase_personal_data(&mut tx, jobs.retention).await?;
     let deleted = ops::delete_old_jobs(&mut tx, KEEP_DONE_JOBS).await?;
     tx.commit().await?;
     if revived + expired + erased + deleted > 0 {
