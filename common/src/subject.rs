@@ -14,8 +14,6 @@ pub struct LinkSubject {
     pub starts_at: DateTime<Utc>,
     pub room: String,
     pub party_size: i32,
-    /// `pending`, `confirmed`, `cancelled` or `expired`.
-    pub status: String,
 }
 
 /// The reservation behind a presented token of `purpose`, whatever state the token is in;
@@ -29,7 +27,7 @@ pub async fn find_link_subject(
         return Ok(None);
     };
     sqlx::query_as(
-        "SELECT s.title, p.starts_at, rm.name AS room, r.party_size, r.status
+        "SELECT s.title, p.starts_at, rm.name AS room, r.party_size
            FROM reservation_tokens t
            JOIN reservations r ON r.id = t.reservation_id
            JOIN performances p ON p.id = r.performance_id
