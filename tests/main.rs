@@ -14,5 +14,6 @@ mod monitoring;
 mod ops;
 mod resilience;
 mod security;
+mod short_code;
 mod staff;
 mod tickets;

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod retention;
+pub mod short_code;
 pub mod telemetry;
 pub mod tickets;
 pub mod token;

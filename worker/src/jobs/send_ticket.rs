@@ -5,7 +5,9 @@
 use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{booking::ReservationStatus, delivery, jobs::SendTicket, tickets};
+use common::{
+    booking::ReservationStatus, delivery, jobs::SendTicket, short_code::ShortCode, tickets,
+};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -28,6 +30,7 @@ struct TextBody<'a> {
     room: &'a str,
     party_size: i32,
     ticket_url: &'a str,
+    short_code: &'a str,
     cancel_url: &'a str,
 }
 
@@ -40,6 +43,7 @@ struct HtmlBody<'a> {
     room: &'a str,
     party_size: i32,
     ticket_url: &'a str,
+    short_code: &'a str,
     cancel_url: &'a str,
     qr_content_id: &'a str,
 }
@@ -94,6 +98,7 @@ pub(crate) async fn send(
                 tickets::issue_ticket_tokens(conn, reservation_id, r.checkin_closes_at).await?;
             let ticket_url = format!("{base}/t/{}", ticket.expose());
             let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
+            let short_code = ShortCode::for_ticket(ticket.expose()).grouped();
             let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
             let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
             let text = TextBody {
@@ -103,6 +108,7 @@ pub(crate) async fn send(
                 room: &r.room,
                 party_size: r.party_size,
                 ticket_url: &ticket_url,
+                short_code: &short_code,
                 cancel_url: &cancel_url,
             };
             let html = HtmlBody {
@@ -112,6 +118,7 @@ pub(crate) async fn send(
                 room: &r.room,
                 party_size: r.party_size,
                 ticket_url: &ticket_url,
+                short_code: &short_code,
                 cancel_url: &cancel_url,
                 qr_content_id: QR_CONTENT_ID,
             };
