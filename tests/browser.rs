@@ -103,3 +103,65 @@ async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warni
     );
     browser.screenshot("door-duplicate").await;
 }
+
+/// What a phone shows of a staff page: no sideways scrolling of the page itself, and every
+/// control at least 44 px tall. Returns a description of each problem.
+const PHONE_CHECK: &str = r#"
+const problems = [];
+const root = document.documentElement;
+if (root.scrollWidth > window.innerWidth) {
+  problems.push(`page is ${root.scrollWidth}px wide in a ${window.innerWidth}px window`);
+}
+for (const el of document.querySelectorAll('button, select, input:not([type=hidden]), summary, header a')) {
+  const box = el.getBoundingClientRect();
+  if (box.width > 0 && box.height < 44) {
+    problems.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.name || '').trim().slice(0, 30)}" is ${box.height}px tall`);
+  }
+}
+return problems;"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_staff_page_fits_a_phone_without_sideways_scrolling() {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app
+        .create_performance(PerformanceSpec {
+            starts_in: chrono::Duration::minutes(30),
+            ..Default::default()
+        })
+        .await;
+    let long = "a-rather-long-address-for-a-narrow-screen@example.org";
+    let ticket = app.ticket_for(id, long, 2).await;
+    let (email, password) = app.create_staff(Role::Admin).await;
+    let browser = Browser::start().await;
+    browser.set_size(390, 844).await;
+    browser.goto(&app.url("/admin/login")).await;
+    browser.type_into("#email", &email).await;
+    browser.type_into("#password", &password).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.wait_for_text("h1", "").await;
+
+    let mut problems = Vec::new();
+    for path in [
+        "/admin".to_owned(),
+        "/admin/rooms".to_owned(),
+        "/admin/performances/new".to_owned(),
+        format!("/admin/performances/{id}"),
+        format!("/admin/performances/{id}/reservations"),
+        "/admin/staff".to_owned(),
+        "/admin/audit".to_owned(),
+        "/ops/queues".to_owned(),
+        "/checkin".to_owned(),
+        format!("/t/{}", ticket.ticket),
+    ] {
+        browser.goto(&app.url(&path)).await;
+        browser.element("main").await;
+        let found = browser.run_script(PHONE_CHECK).await;
+        for problem in found.as_array().into_iter().flatten() {
+            problems.push(format!("{path}: {}", problem.as_str().unwrap_or_default()));
+        }
+        browser
+            .screenshot(&format!("phone{}", path.replace('/', "-")))
+            .await;
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
