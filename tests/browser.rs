@@ -165,3 +165,77 @@ async fn every_staff_page_fits_a_phone_without_sideways_scrolling() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_finds_no_serious_violation_on_public_door_or_staff_pages_at_phone_and_desktop_size()
+ {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app
+        .create_performance(PerformanceSpec {
+            starts_in: chrono::Duration::minutes(30),
+            ..Default::default()
+        })
+        .await;
+    let ticket = app.ticket_for(id, "axe@example.org", 2).await;
+    app.book(id, "pending@example.org", 1).await;
+    let confirm = app.confirmation_token("pending@example.org").await;
+    let (email, password) = app.create_staff(Role::Admin).await;
+    let public = [
+        "/".to_owned(),
+        format!("/performances/{id}"),
+        format!("/reservations/confirm?token={confirm}"),
+        format!("/reservations/cancel?token={}", ticket.cancel),
+        format!("/t/{}", ticket.ticket),
+        "/admin/login".to_owned(),
+    ];
+    let staff = [
+        "/admin".to_owned(),
+        "/admin/rooms".to_owned(),
+        format!("/admin/performances/{id}"),
+        format!("/admin/performances/{id}/reservations"),
+        "/admin/staff".to_owned(),
+        "/admin/audit".to_owned(),
+        "/ops/queues".to_owned(),
+        "/checkin".to_owned(),
+    ];
+    let browser = Browser::start().await;
+    let mut problems = Vec::new();
+    for (width, height) in [(390, 844), (1280, 900)] {
+        browser.set_size(width, height).await;
+        for path in &public {
+            browser.goto(&app.url(path)).await;
+            browser.element("main").await;
+            for v in browser.axe_violations().await {
+                problems.push(format!("{width}px {path}: {v}"));
+            }
+        }
+        // The page a booking ends on.
+        browser.goto(&app.url(&format!("/performances/{id}"))).await;
+        browser.type_into("#name", "Ortensia").await;
+        browser
+            .type_into("#email", &format!("axe-{width}@example.org"))
+            .await;
+        browser.type_into("#party_size", "1").await;
+        browser.click("form.stack button[type=submit]").await;
+        browser.wait_for_text("h1", "Check your e-mail").await;
+        for v in browser.axe_violations().await {
+            problems.push(format!("{width}px booking accepted: {v}"));
+        }
+    }
+    browser.goto(&app.url("/admin/login")).await;
+    browser.type_into("#email", &email).await;
+    browser.type_into("#password", &password).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.wait_for_text("h1", "").await;
+    for (width, height) in [(390, 844), (1280, 900)] {
+        browser.set_size(width, height).await;
+        for path in &staff {
+            browser.goto(&app.url(path)).await;
+            browser.element("main").await;
+            for v in browser.axe_violations().await {
+                problems.push(format!("{width}px {path}: {v}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
