@@ -70,9 +70,7 @@ async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warni
         browser.current_url().await.contains("/admin/login"),
         "the door page asks for a login"
     );
-    browser.type_into("#email", "door@azionelab.test").await;
-    browser.type_into("#password", password).await;
-    browser.click("form.stack button[type=submit]").await;
+    submit_login(&browser, "door@azionelab.test", password).await;
     browser.wait_for_text("#result .title", "Ready").await;
     browser.wait_for_text("#counts", "0 of 3 people").await;
 
@@ -102,6 +100,20 @@ async fn door_staff_log_in_check_a_ticket_in_by_code_and_see_the_duplicate_warni
         "shown in red"
     );
     browser.screenshot("door-duplicate").await;
+}
+
+/// Fills in and sends the login form the browser is on.
+async fn submit_login(browser: &Browser, email: &str, password: &str) {
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", password).await;
+    browser.click("form.stack button[type=submit]").await;
+}
+
+/// Logs staff in through the login page and waits for the page it leads to.
+async fn log_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
+    browser.goto(&app.url("/admin/login")).await;
+    submit_login(browser, email, password).await;
+    browser.wait_for_text("h1", "").await;
 }
 
 /// What a phone shows of a staff page: no sideways scrolling of the page itself, and every
@@ -134,11 +146,7 @@ async fn every_staff_page_fits_a_phone_without_sideways_scrolling() {
     let (email, password) = app.create_staff(Role::Admin).await;
     let browser = Browser::start().await;
     browser.set_size(390, 844).await;
-    browser.goto(&app.url("/admin/login")).await;
-    browser.type_into("#email", &email).await;
-    browser.type_into("#password", &password).await;
-    browser.click("form.stack button[type=submit]").await;
-    browser.wait_for_text("h1", "").await;
+    log_in(&browser, &app, &email, &password).await;
 
     let mut problems = Vec::new();
     for path in [
@@ -222,11 +230,7 @@ async fn axe_core_finds_no_serious_violation_on_public_door_or_staff_pages_at_ph
             problems.push(format!("{width}px booking accepted: {v}"));
         }
     }
-    browser.goto(&app.url("/admin/login")).await;
-    browser.type_into("#email", &email).await;
-    browser.type_into("#password", &password).await;
-    browser.click("form.stack button[type=submit]").await;
-    browser.wait_for_text("h1", "").await;
+    log_in(&browser, &app, &email, &password).await;
     for (width, height) in [(390, 844), (1280, 900)] {
         browser.set_size(width, height).await;
         for path in &staff {
