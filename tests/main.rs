@@ -15,6 +15,7 @@ mod monitoring;
 mod ops;
 mod resilience;
 mod security;
+mod short_code;
 mod staff;
 mod tickets;
 mod time;

@@ -55,7 +55,11 @@ pub async fn cancel_reservation(
     token::revoke_tokens(
         conn,
         token.reservation_id,
-        &[TokenPurpose::Ticket, TokenPurpose::Confirm],
+        &[
+            TokenPurpose::Ticket,
+            TokenPurpose::ShortCode,
+            TokenPurpose::Confirm,
+        ],
     )
     .await?;
     token::mark_token_used(conn, token.id).await?;

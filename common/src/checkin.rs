@@ -9,7 +9,8 @@ use serde_json::Value;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use crate::token::TokenHash;
+use crate::short_code::ShortCode;
+use crate::token::{TokenHash, TokenPurpose};
 
 /// Who is checking tickets in, for the record and for nonce scoping.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +90,13 @@ pub async fn check_in(
     conn: &mut PgConnection,
     req: CheckinRequest<'_>,
 ) -> Result<CheckedIn, CheckinError> {
-    let hash = TokenHash::parse(req.token).ok_or(CheckinError::UnknownTicket)?;
+    // The ticket token, or else the short code typed at the door: one lookup, same semantics.
+    let (hash, purpose) = match TokenHash::parse(req.token) {
+        Some(hash) => (hash, TokenPurpose::Ticket),
+        None => ShortCode::parse(req.token)
+            .map(|code| (code.hash(), TokenPurpose::ShortCode))
+            .ok_or(CheckinError::UnknownTicket)?,
+    };
     // One statement finds the ticket and locks its reservation: concurrent scans of one
     // ticket queue here, and each sees the one before it committed.
     let r: ReservationRow = sqlx::query_as(
@@ -102,10 +109,11 @@ pub async fn check_in(
            JOIN reservations r ON r.id = t.reservation_id
            JOIN performances p ON p.id = r.performance_id
            JOIN shows s ON s.id = p.show_id
-          WHERE t.token_hash = $1 AND t.purpose = 'ticket'
+          WHERE t.token_hash = $1 AND t.purpose = $2
             FOR UPDATE OF r",
     )
     .bind(hash.as_bytes())
+    .bind(purpose)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(CheckinError::UnknownTicket)?;

@@ -16,6 +16,7 @@ pub mod locale;
 pub mod metrics;
 pub mod ops;
 pub mod retention;
+pub mod short_code;
 pub mod subject;
 pub mod telemetry;
 pub mod tickets;

@@ -11,6 +11,7 @@ use sqlx::{FromRow, PgConnection};
 
 use uuid::Uuid;
 
+use crate::short_code::ShortCode;
 use crate::token::{self, RawToken, TokenHash, TokenPurpose};
 
 /// What the confirmation and ticket e-mails need to know of a reservation.
@@ -61,8 +62,9 @@ pub async fn find_recipient(
     .await
 }
 
-/// Fresh ticket and cancel tokens, in one statement; any earlier ones of this reservation are
-/// revoked, so a retried job or a re-sent ticket leaves exactly one valid pair.
+/// Fresh ticket and cancel tokens and the ticket's short code, in one statement; any earlier
+/// ones of this reservation are revoked, so a retried job or a re-sent ticket leaves exactly one
+/// valid ticket. The short code is [`ShortCode::for_ticket`] of the returned ticket token.
 pub async fn issue_ticket_tokens(
     conn: &mut PgConnection,
     reservation_id: Uuid,
@@ -72,14 +74,17 @@ pub async fn issue_ticket_tokens(
     let cancel = RawToken::generate();
     sqlx::query(
         "WITH revoked AS (UPDATE reservation_tokens SET revoked_at = now()
-                           WHERE reservation_id = $1 AND purpose IN ('ticket', 'cancel') AND revoked_at IS NULL)
+                           WHERE reservation_id = $1 AND purpose IN ('ticket', 'cancel', 'short_code')
+                             AND revoked_at IS NULL)
          INSERT INTO reservation_tokens (id, reservation_id, purpose, token_hash, expires_at)
-         VALUES (gen_random_uuid(), $1, 'ticket', $2, $3), (gen_random_uuid(), $1, 'cancel', $4, NULL)",
+         VALUES (gen_random_uuid(), $1, 'ticket', $2, $3), (gen_random_uuid(), $1, 'cancel', $4, NULL),
+                (gen_random_uuid(), $1, 'short_code', $5, $3)",
     )
     .bind(reservation_id)
     .bind(ticket.hash().as_bytes())
     .bind(valid_until)
     .bind(cancel.hash().as_bytes())
+    .bind(ShortCode::for_ticket(ticket.expose()).hash().as_bytes())
     .execute(conn)
     .await?;
     Ok((ticket, cancel))
@@ -170,7 +175,11 @@ pub async fn resend_ticket(
     token::revoke_tokens(
         conn,
         reservation_id,
-        &[TokenPurpose::Ticket, TokenPurpose::Cancel],
+        &[
+            TokenPurpose::Ticket,
+            TokenPurpose::Cancel,
+            TokenPurpose::ShortCode,
+        ],
     )
     .await?;
     supersede_ticket(conn, reservation_id).await?;

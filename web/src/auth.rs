@@ -250,6 +250,8 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
 pub struct StaffPage<P: Requirement> {
     pub principal: Principal,
     pub csrf_token: String,
+    /// The page was reached right after a save (`?saved=1`): it says "Saved".
+    pub saved: bool,
     _permission: PhantomData<P>,
 }
 
@@ -269,9 +271,14 @@ impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
             return Err(pages::error_page(ApiError::Forbidden));
         }
         let csrf_token = csrf_token(state, principal.session.as_deref().unwrap_or_default());
+        let saved = parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair == SAVED_QUERY));
         Ok(StaffPage {
             principal,
             csrf_token,
+            saved,
             _permission: PhantomData,
         })
     }
@@ -279,8 +286,19 @@ impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
 
 impl<P: Requirement> From<&StaffPage<P>> for pages::Nav {
     fn from(staff: &StaffPage<P>) -> pages::Nav {
-        pages::Nav::new(staff.principal.role, staff.csrf_token.clone())
+        pages::Nav {
+            saved: staff.saved,
+            ..pages::Nav::new(staff.principal.role, staff.csrf_token.clone())
+        }
     }
+}
+
+/// What a staff form's redirect adds to the page it returns to, so that page says "Saved".
+pub const SAVED_QUERY: &str = "saved=1";
+
+/// `path` with [`SAVED_QUERY`].
+pub fn saved(path: &str) -> String {
+    format!("{path}?{SAVED_QUERY}")
 }
 
 /// Name of the session cookie.

@@ -12,6 +12,8 @@ use common::{
     audit::AuditAction,
     catalogue::{self, Performance},
     checkin::{self, CheckedIn, CheckinRequest, DoorCounts},
+    short_code::ShortCode,
+    token::TokenHash,
 };
 
 use serde::Serialize;
@@ -22,7 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{self, Actor, CheckinStaff, StaffPage},
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, format_time},
@@ -82,6 +84,12 @@ pub async fn record_check_in(
     performance_id: Option<Uuid>,
     nonce: Option<&str>,
 ) -> ApiResult<CheckedIn> {
+    // A typed short code has only 50 bits: each credential gets few wrong guesses.
+    let short_code = TokenHash::parse(token).is_none() && ShortCode::parse(token).is_some();
+    let credential = actor.label();
+    if short_code {
+        state.rate_limits.check_short_code(&credential)?;
+    }
     let result: ApiResult<CheckedIn> = async {
         let mut tx = state.db.begin().await?;
         let request = CheckinRequest {
@@ -111,6 +119,9 @@ pub async fn record_check_in(
         }
     }
     .await;
+    if short_code && matches!(result, Err(ApiError::NotFound { .. })) {
+        state.rate_limits.short_code_failed(&credential);
+    }
     let outcome = match &result {
         Ok(_) => "checked_in",
         Err(e) => e.code(),

@@ -233,6 +233,8 @@ pub struct Nav {
     pub admin: bool,
     pub door: bool,
     pub operations: bool,
+    /// Show a "Saved" notice (the page follows a successful save).
+    pub saved: bool,
 }
 
 impl Nav {
@@ -244,6 +246,7 @@ impl Nav {
             admin: role.can(Permission::ViewPersonalData),
             door: role.can(Permission::CheckIn),
             operations: role.can(Permission::WatchOperations),
+            saved: false,
         }
     }
 }

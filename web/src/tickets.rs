@@ -9,9 +9,14 @@ use axum::{
     response::Response,
 };
 
+use base64::{Engine, engine::general_purpose::STANDARD};
+
+use qrcode::{EcLevel, QrCode, render::svg};
+
 use common::{
     booking::ReservationStatus,
     checkin::CheckedIn,
+    short_code::ShortCode,
     tickets::{self, TicketView},
 };
 
@@ -34,7 +39,30 @@ struct TicketPage {
     /// Present for logged-in door staff: the form to check the ticket in.
     checkin_csrf: Option<String>,
     token: String,
+    /// The QR code (an SVG data URL) and the short code, while the ticket can still be used.
+    codes: Option<(String, String)>,
     outcome: Option<(&'static str, String)>,
+}
+
+/// Whether door staff could still check this ticket in (time window aside).
+fn can_check_in(ticket: &TicketView) -> bool {
+    !ticket.revoked
+        && ticket.status == ReservationStatus::Confirmed
+        && ticket.checked_in_at.is_none()
+}
+
+/// The QR code of the ticket URL as an `<img>` source, the same code the e-mail carries.
+fn qr_data_url(text: &str) -> Option<String> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
+    let svg = code
+        .render::<svg::Color>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        STANDARD.encode(svg)
+    ))
 }
 
 fn ticket_state(ticket: &TicketView) -> String {
@@ -60,7 +88,14 @@ async fn load_ticket(state: &AppState, token: &str) -> ApiResult<TicketView> {
         })
 }
 
-fn page_for(ticket: &TicketView, token: &str, checkin_csrf: Option<String>) -> TicketPage {
+fn page_for(
+    state: &AppState,
+    ticket: &TicketView,
+    token: &str,
+    checkin_csrf: Option<String>,
+) -> TicketPage {
+    let usable = can_check_in(ticket);
+    let url = format!("{}/t/{token}", state.config.public_base_url);
     TicketPage {
         title: ticket.title.clone(),
         starts_at: locale::date_time(ticket.starts_at),
@@ -68,8 +103,12 @@ fn page_for(ticket: &TicketView, token: &str, checkin_csrf: Option<String>) -> T
         room: ticket.room.clone(),
         party_size: ticket.party_size,
         state: ticket_state(ticket),
-        checkin_csrf,
+        checkin_csrf: checkin_csrf.filter(|_| usable),
         token: token.to_owned(),
+        codes: usable
+            .then(|| qr_data_url(&url))
+            .flatten()
+            .map(|qr| (qr, ShortCode::for_ticket(token).grouped())),
         outcome: None,
     }
 }
@@ -89,7 +128,10 @@ pub(crate) async fn ticket_page(
         .filter(|p| p.role.can(common::auth::Permission::CheckIn))
         .and_then(|p| p.session)
         .map(|s| crate::auth::csrf_token(&state, &s));
-    pages::render(StatusCode::OK, &page_for(&ticket, &token, checkin_csrf))
+    pages::render(
+        StatusCode::OK,
+        &page_for(&state, &ticket, &token, checkin_csrf),
+    )
 }
 
 pub(crate) async fn check_in_from_ticket_page(
@@ -117,7 +159,7 @@ pub(crate) async fn check_in_from_ticket_page(
         ),
         Err(e) => (e.status(), ("error", checkin_words(&e))),
     };
-    let mut page = page_for(&ticket, &token, Some(staff.csrf_token));
+    let mut page = page_for(&state, &ticket, &token, Some(staff.csrf_token));
     page.outcome = Some(result);
     pages::render(status, &page)
 }

@@ -35,5 +35,6 @@ email-ticket-attached = Your ticket is the QR code attached to this e-mail (tick
 email-ticket-qr-alt = Your ticket's QR code
 email-ticket-fallback = If the image does not show, open your ticket at the door:
 email-ticket-open = Open my ticket
+email-ticket-code = Or give door staff your ticket code:
 email-ticket-cancel = Cannot come? Please give your seats back so someone else can use them:
 email-ticket-cancel-link = Cancel my reservation

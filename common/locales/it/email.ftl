@@ -35,5 +35,6 @@ email-ticket-attached = Il tuo biglietto è il codice QR allegato a questa e-mai
 email-ticket-qr-alt = Il codice QR del tuo biglietto
 email-ticket-fallback = Se l'immagine non si vede, apri il biglietto all'ingresso:
 email-ticket-open = Apri il mio biglietto
+email-ticket-code = Oppure detta al personale all'ingresso il codice del biglietto:
 email-ticket-cancel = Non puoi venire? Libera i posti, così potrà usarli qualcun altro:
 email-ticket-cancel-link = Annulla la prenotazione

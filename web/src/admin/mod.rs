@@ -104,7 +104,7 @@ fn after_post(
     on_invalid: impl FnOnce(FieldErrors) -> Response,
 ) -> Response {
     match result {
-        Ok(()) => Redirect::to(to).into_response(),
+        Ok(()) => Redirect::to(&crate::auth::saved(to)).into_response(),
         Err(ApiError::Validation { fields }) => on_invalid(fields),
         Err(e) => pages::error_page(e),
     }

@@ -174,5 +174,5 @@ pub(crate) async fn resend_ticket_form(
         "/admin/performances/{}/reservations",
         reservation.performance_id
     );
-    Ok(Redirect::to(&to).into_response())
+    Ok(Redirect::to(&crate::auth::saved(&to)).into_response())
 }

@@ -5,7 +5,10 @@
 use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{booking::ReservationStatus, delivery, jobs::SendTicket, locale::Language, tickets};
+use common::{
+    booking::ReservationStatus, delivery, jobs::SendTicket, locale::Language,
+    short_code::ShortCode, tickets,
+};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -26,6 +29,7 @@ struct TextBody<'a> {
     name: &'a str,
     intro: &'a str,
     ticket_url: &'a str,
+    short_code: &'a str,
     cancel_url: &'a str,
 }
 
@@ -36,6 +40,7 @@ struct HtmlBody<'a> {
     name: &'a str,
     intro: &'a str,
     ticket_url: &'a str,
+    short_code: &'a str,
     cancel_url: &'a str,
     qr_content_id: &'a str,
 }
@@ -91,6 +96,7 @@ pub(crate) async fn send(
                 tickets::issue_ticket_tokens(conn, reservation_id, r.checkin_closes_at).await?;
             let ticket_url = format!("{base}/t/{}", ticket.expose());
             let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
+            let short_code = ShortCode::for_ticket(ticket.expose()).grouped();
             let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
             let lang = r.language();
             let intro = about_reservation("email-ticket-intro", &r, tz);
@@ -99,6 +105,7 @@ pub(crate) async fn send(
                 name: &name,
                 intro: &intro,
                 ticket_url: &ticket_url,
+                short_code: &short_code,
                 cancel_url: &cancel_url,
             };
             let html = HtmlBody {
@@ -106,6 +113,7 @@ pub(crate) async fn send(
                 name: &name,
                 intro: &intro,
                 ticket_url: &ticket_url,
+                short_code: &short_code,
                 cancel_url: &cancel_url,
                 qr_content_id: QR_CONTENT_ID,
             };
