@@ -98,6 +98,12 @@ pub struct BookingConfig {
     pub email_bookings_per_hour: u32,
     /// Unconfirmed reservations one e-mail address may hold for one performance.
     pub email_pending_per_performance: u32,
+    /// How long a waiting-list offer holds its seats (`WAITLIST_OFFER_MINUTES`), never past
+    /// the start.
+    pub waitlist_offer_hold: Duration,
+    /// How long before the start a confirmed reservation's reminder goes out
+    /// (`REMINDER_HOURS_BEFORE`); `None` (0) sends none.
+    pub reminder_before: Option<Duration>,
 }
 
 impl Config {
@@ -178,6 +184,13 @@ impl Config {
                 rate_limit_per_minute: var_or("RATE_LIMIT_PER_MINUTE", 20)?,
                 email_bookings_per_hour: var_or("EMAIL_BOOKINGS_PER_HOUR", 10)?,
                 email_pending_per_performance: var_or("EMAIL_PENDING_PER_PERFORMANCE", 3)?,
+                waitlist_offer_hold: Duration::from_secs(
+                    60 * var_or("WAITLIST_OFFER_MINUTES", 120u64)?,
+                ),
+                reminder_before: match var_or("REMINDER_HOURS_BEFORE", 24u64)? {
+                    0 => None,
+                    hours => Some(Duration::from_secs(3600 * hours)),
+                },
             },
             secret_key: secret_key.into(),
             public_base_url,
@@ -218,6 +231,8 @@ impl Config {
                 rate_limit_per_minute: 0,
                 email_bookings_per_hour: 0,
                 email_pending_per_performance: 0,
+                waitlist_offer_hold: Duration::from_secs(120 * 60),
+                reminder_before: Some(Duration::from_secs(24 * 3600)),
             },
             secret_key: "test-secret-key-that-is-long-enough-0123456789"
                 .to_owned()

@@ -13,6 +13,8 @@ pub mod delivery;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod reminders;
 pub mod telemetry;
 pub mod tickets;
 pub mod token;
+pub mod waitlist;

@@ -179,6 +179,7 @@ pub async fn cancel_reservation(
     )
     .await?;
     token::mark_token_used(conn, token.id).await?;
+    crate::waitlist::queue_offers(conn, performance_id).await?;
     Ok((token.reservation_id, true))
 }
 
