@@ -114,13 +114,15 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
                 text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
                 html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
                 inline_png: None,
+                calendar: None,
             }))
         },
     )
     .await
+    .map(|_| ())
 }
 
-fn describe_duration(d: std::time::Duration) -> String {
+pub(crate) fn describe_duration(d: std::time::Duration) -> String {
     let minutes = d.as_secs() / 60;
     match minutes {
         0 => "a moment".to_owned(),

@@ -5,7 +5,7 @@
 use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{delivery, jobs::SendTicket, tickets};
+use common::{delivery, jobs::SendTicket, reminders, tickets};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -123,8 +123,20 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
                     filename: "ticket.png".to_owned(),
                     bytes: png,
                 }),
+                calendar: Some(reminders::ics(
+                    &reminders::CalendarEvent {
+                        reservation_id,
+                        title: &r.title,
+                        starts_at: r.starts_at,
+                        room: &r.room,
+                        party_size: r.party_size,
+                        url: &format!("{base}/performances/{}", r.performance_id),
+                    },
+                    base,
+                )),
             }))
         },
     )
     .await
+    .map(|_| ())
 }

@@ -1,0 +1,160 @@
+//! Sends a confirmed reservation's reminder, scheduled for `REMINDER_HOURS_BEFORE` before the
+//! start: the QR code again (an additional ticket token; the first stays valid), a prominent
+//! link that releases the seats (a cancel token), and the calendar file. Never after the start;
+//! a performance moved later gets its reminder at the new time.
+
+use anyhow::anyhow;
+use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use askama::Template;
+use chrono::Utc;
+use common::{
+    delivery,
+    jobs::{REMINDER_QUEUE, SendReminder},
+    reminders, tickets,
+};
+use sqlx::PgConnection;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    JobContext, JobError,
+    jobs::{deliver, detached, message_id},
+    mailer::{Email, InlinePng},
+    qr,
+};
+
+const QR_CONTENT_ID: &str = "reminder-qr";
+
+/// A reminder that finds its due time this far ahead waits for it again (the performance moved).
+const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
+
+struct ReminderMail<'a> {
+    name: &'a str,
+    title: &'a str,
+    when: String,
+    room: &'a str,
+    party_size: i32,
+    ticket_url: String,
+    cancel_url: String,
+    qr_content_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "reminder.txt")]
+struct TextBody<'a> {
+    m: &'a ReminderMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "reminder.html")]
+struct HtmlBody<'a> {
+    m: &'a ReminderMail<'a>,
+}
+
+/// The worker's entry point for this queue.
+#[tracing::instrument(skip_all, fields(reservation.id = %job.reservation_id))]
+pub async fn run(
+    job: SendReminder,
+    ctx: Data<JobContext>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
+    let ctx = ctx.0;
+    let holder = worker.name().to_owned();
+    let work = {
+        let ctx = ctx.clone();
+        async move { send(&ctx, job.reservation_id, &holder).await }.in_current_span()
+    };
+    ctx.finish(REMINDER_QUEUE, detached(work).await)
+}
+
+async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<(), JobError> {
+    let mut conn = ctx.db.acquire().await?;
+    let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
+    drop(conn);
+    let Some(r) = recipient else {
+        return Err(JobError::Permanent(anyhow!("reservation not found")));
+    };
+    let Some(before) = ctx.config.booking.reminder_before else {
+        return Ok(());
+    };
+    if r.status != "confirmed" {
+        tracing::info!("reminder not needed any more");
+        return Ok(());
+    }
+    let now = Utc::now();
+    let Some(due) = reminders::due_at(r.starts_at, before, now) else {
+        tracing::info!("the performance has started; no reminder");
+        return Ok(());
+    };
+    if due > now + EARLY_TOLERANCE {
+        let mut tx = ctx.db.begin().await?;
+        reminders::reschedule(&mut tx, reservation_id, due, ctx.config.jobs.max_attempts).await?;
+        tx.commit().await?;
+        tracing::info!("performance moved; reminder rescheduled");
+        return Ok(());
+    }
+    let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
+        tracing::info!("personal data already erased; nothing to send");
+        return Ok(());
+    };
+    let base = &ctx.config.public_base_url;
+    let sent = deliver(
+        ctx,
+        reservation_id,
+        delivery::Email::Reminder,
+        holder,
+        async |conn: &mut PgConnection, _generation| {
+            let (ticket, cancel) =
+                reminders::issue_reminder_tokens(conn, reservation_id, r.checkin_closes_at)
+                    .await?;
+            let ticket_url = format!("{base}/t/{}", ticket.expose());
+            let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
+            let m = ReminderMail {
+                name: &name,
+                title: &r.title,
+                when: r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string(),
+                room: &r.room,
+                party_size: r.party_size,
+                ticket_url,
+                cancel_url: format!("{base}/reservations/cancel?token={}", cancel.expose()),
+                qr_content_id: QR_CONTENT_ID,
+            };
+            let render = |r: Result<String, askama::Error>| {
+                r.map_err(|e| JobError::Permanent(e.into()))
+            };
+            Ok(Some(Email {
+                purpose: "reminder",
+                to,
+                subject: format!("Reminder: {}", r.title),
+                message_id: message_id("reminder", reservation_id, base),
+                text: render(TextBody { m: &m }.render())?,
+                html: render(HtmlBody { m: &m }.render())?,
+                inline_png: Some(InlinePng {
+                    content_id: QR_CONTENT_ID.to_owned(),
+                    filename: "ticket.png".to_owned(),
+                    bytes: png,
+                }),
+                calendar: Some(reminders::ics(
+                    &reminders::CalendarEvent {
+                        reservation_id,
+                        title: &r.title,
+                        starts_at: r.starts_at,
+                        room: &r.room,
+                        party_size: r.party_size,
+                        url: &format!("{base}/performances/{}", r.performance_id),
+                    },
+                    base,
+                )),
+            }))
+        },
+    )
+    .await?;
+    if sent {
+        ctx.metrics.inc(
+            "azione_reminders_sent_total",
+            "Reminder e-mails sent.",
+            &[],
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The waiting list's queue: offer rounds (lock the performance, end lapsed offers, offer the
+//! free seats in order) and the list's two e-mails, the link that confirms a place in line and
+//! an offer with its claim link. Tokens are created in the transaction that takes the e-mail's
+//! delivery lease, so their raw values exist only in the e-mail. Every e-mail carries a leave
+//! link, which also declines an offer.
+
+use anyhow::anyhow;
+use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use askama::Template;
+use common::{
+    delivery,
+    jobs::{WAITLIST_QUEUE, WaitlistJob},
+    waitlist::{self, WaitlistTokenPurpose},
+};
+use sqlx::PgConnection;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    JobContext, JobError,
+    jobs::{deliver, detached, message_id, send_confirmation_email::describe_duration},
+    mailer::Email,
+};
+
+/// What both waiting-list e-mails show.
+struct WaitlistMail<'a> {
+    title: &'a str,
+    when: String,
+    room: &'a str,
+    party_size: i32,
+    /// Confirm (joining) or claim (offer).
+    action_link: String,
+    leave_link: String,
+    /// "24 hours" (joining) or the offer's expiry.
+    deadline: String,
+}
+
+#[derive(Template)]
+#[template(path = "waitlist_confirmation.txt")]
+struct ConfirmationText<'a> {
+    m: &'a WaitlistMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "waitlist_confirmation.html")]
+struct ConfirmationHtml<'a> {
+    m: &'a WaitlistMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "waitlist_offer.txt")]
+struct OfferText<'a> {
+    m: &'a WaitlistMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "waitlist_offer.html")]
+struct OfferHtml<'a> {
+    m: &'a WaitlistMail<'a>,
+}
+
+/// The worker's entry point for this queue.
+#[tracing::instrument(skip_all, fields(job.queue = WAITLIST_QUEUE))]
+pub async fn run(
+    job: WaitlistJob,
+    ctx: Data<JobContext>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
+    let ctx = ctx.0;
+    let holder = worker.name().to_owned();
+    let work = {
+        let ctx = ctx.clone();
+        async move {
+            match job {
+                WaitlistJob::OfferSeats { performance_id } => {
+                    offer_seats(&ctx, performance_id).await
+                }
+                WaitlistJob::SendConfirmation { entry_id } => {
+                    send(&ctx, entry_id, delivery::Email::WaitlistConfirmation, &holder).await
+                }
+                WaitlistJob::SendOffer { entry_id } => {
+                    send(&ctx, entry_id, delivery::Email::WaitlistOffer, &holder).await
+                }
+            }
+        }
+        .in_current_span()
+    };
+    ctx.finish(WAITLIST_QUEUE, detached(work).await)
+}
+
+#[tracing::instrument(skip_all, fields(performance.id = %performance_id))]
+async fn offer_seats(ctx: &JobContext, performance_id: Uuid) -> Result<(), JobError> {
+    let mut tx = ctx.db.begin().await?;
+    let round = waitlist::offer_seats(
+        &mut tx,
+        performance_id,
+        ctx.config.booking.waitlist_offer_hold,
+    )
+    .await?;
+    tx.commit().await?;
+    for (outcome, n) in [
+        ("offered", round.offered.len() as u64),
+        ("expired", round.expired),
+    ] {
+        for _ in 0..n {
+            ctx.metrics.inc(
+                "azione_waitlist_offers_total",
+                "Waiting-list offers by outcome (offered, expired here; claimed on the web).",
+                &[("outcome", outcome)],
+            );
+        }
+    }
+    if !round.offered.is_empty() || round.expired > 0 {
+        tracing::info!(
+            offered = round.offered.len(),
+            expired = round.expired,
+            "offer round done"
+        );
+    }
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(waitlist_entry.id = %entry_id))]
+async fn send(
+    ctx: &JobContext,
+    entry_id: Uuid,
+    kind: delivery::Email,
+    holder: &str,
+) -> Result<(), JobError> {
+    let mut conn = ctx.db.acquire().await?;
+    let addressee = waitlist::find_addressee(&mut conn, entry_id).await?;
+    drop(conn);
+    let Some(a) = addressee else {
+        return Err(JobError::Permanent(anyhow!("waiting-list entry not found")));
+    };
+    let wanted = match kind {
+        delivery::Email::WaitlistOffer => a.status == "offered" && a.offer_live,
+        _ => a.status == "pending",
+    };
+    if !wanted {
+        tracing::info!("waiting-list e-mail not needed any more");
+        return Ok(());
+    }
+    let Some(to) = a.email.clone() else {
+        tracing::info!("personal data already erased; nothing to send");
+        return Ok(());
+    };
+    let base = &ctx.config.public_base_url;
+    let ttl = ctx.config.booking.confirmation_ttl;
+    deliver(
+        ctx,
+        entry_id,
+        kind,
+        holder,
+        async |conn: &mut PgConnection, _generation| {
+            let leave = waitlist::insert_token(conn, entry_id, WaitlistTokenPurpose::Leave, None)
+                .await?;
+            let leave_link = format!("{base}/waitlist/leave?token={}", leave.expose());
+            let when = a.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
+            let (action_link, deadline) = match kind {
+                delivery::Email::WaitlistOffer => {
+                    // Claims are decided under the lock; the claim token needs no expiry.
+                    let claim = waitlist::insert_token(
+                        conn,
+                        entry_id,
+                        WaitlistTokenPurpose::Claim,
+                        None,
+                    )
+                    .await?;
+                    let until = a
+                        .offer_expires_at
+                        .map(|t| t.format("%A %-d %B %Y, %H:%M UTC").to_string())
+                        .unwrap_or_default();
+                    (
+                        format!("{base}/waitlist/claim?token={}", claim.expose()),
+                        until,
+                    )
+                }
+                _ => {
+                    let confirm = waitlist::insert_token(
+                        conn,
+                        entry_id,
+                        WaitlistTokenPurpose::Confirm,
+                        Some(ttl),
+                    )
+                    .await?;
+                    (
+                        format!("{base}/waitlist/confirm?token={}", confirm.expose()),
+                        describe_duration(ttl),
+                    )
+                }
+            };
+            let m = WaitlistMail {
+                title: &a.title,
+                when,
+                room: &a.room,
+                party_size: a.party_size,
+                action_link,
+                leave_link,
+                deadline,
+            };
+            let render = |r: Result<String, askama::Error>| {
+                r.map_err(|e| JobError::Permanent(e.into()))
+            };
+            let (purpose, subject, text, html) = match kind {
+                delivery::Email::WaitlistOffer => (
+                    "waitlist_offer",
+                    format!("Seats are free for you: {}", a.title),
+                    render(OfferText { m: &m }.render())?,
+                    render(OfferHtml { m: &m }.render())?,
+                ),
+                _ => (
+                    "waitlist_confirmation",
+                    format!("Please confirm your place on the waiting list: {}", a.title),
+                    render(ConfirmationText { m: &m }.render())?,
+                    render(ConfirmationHtml { m: &m }.render())?,
+                ),
+            };
+            Ok(Some(Email {
+                purpose,
+                to,
+                subject,
+                message_id: message_id(purpose, entry_id, base),
+                text,
+                html,
+                inline_png: None,
+                calendar: None,
+            }))
+        },
+    )
+    .await
+    .map(|_| ())
+}
