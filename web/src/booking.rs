@@ -46,6 +46,14 @@ async fn create_reservation(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let new = parse_body(body)?;
+    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    book(&state, performance_id, &new, request_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+}
+
+/// The booking body (also the waiting list's), validated: every problem at once.
+pub fn parse_body(body: JsonObject) -> ApiResult<NewReservation> {
     let mut fields = Fields::new(body, &FIELDS);
     let input = ReservationInput {
         name: fields.string("name"),
@@ -55,19 +63,32 @@ async fn create_reservation(
         party_size: fields.integer("party_size"),
     };
     let mut errors = fields.into_errors();
-    let new = match NewReservation::parse(input) {
-        Ok(new) if errors.is_empty() => new,
-        Ok(_) => return Err(ApiError::Validation { fields: errors }),
+    match NewReservation::parse(input) {
+        Ok(new) if errors.is_empty() => Ok(new),
+        Ok(_) => Err(ApiError::Validation { fields: errors }),
         Err(domain) => {
             for (k, v) in domain {
                 errors.entry(k).or_insert(v);
             }
-            return Err(ApiError::Validation { fields: errors });
+            Err(ApiError::Validation { fields: errors })
         }
-    };
-    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
-    book(&state, performance_id, &new, request_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+    }
+}
+
+/// The per-address caps in force (none when rate limits are off).
+pub fn email_limits(state: &AppState) -> EmailLimits {
+    let limits = &state.config.booking;
+    if limits.rate_limit_per_minute == 0 {
+        EmailLimits {
+            per_hour: 0,
+            pending_per_performance: 0,
+        }
+    } else {
+        EmailLimits {
+            per_hour: limits.email_bookings_per_hour,
+            pending_per_performance: limits.email_pending_per_performance,
+        }
+    }
 }
 
 /// The one transaction of a booking. Over a per-address cap it writes nothing but answers
@@ -79,18 +100,7 @@ async fn book(
     new: &NewReservation,
     RequestId(request_id): RequestId,
 ) -> Result<(), BookingError> {
-    let limits = &state.config.booking;
-    let email_limits = if limits.rate_limit_per_minute == 0 {
-        EmailLimits {
-            per_hour: 0,
-            pending_per_performance: 0,
-        }
-    } else {
-        EmailLimits {
-            per_hour: limits.email_bookings_per_hour,
-            pending_per_performance: limits.email_pending_per_performance,
-        }
-    };
+    let email_limits = email_limits(state);
     let result = async {
         let mut tx = state.db.begin().await?;
         let id = booking::create_reservation(
@@ -200,11 +210,33 @@ async fn submit_booking_form(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let submit = async |state: &AppState, performance_id, new: &NewReservation| {
+        book(state, performance_id, new, request_id)
+            .await
+            .map_err(ApiError::from)
+    };
+    let done = MessagePage::ok(
+        "Check your e-mail",
+        "We have sent you a link to confirm your booking. Your seats are held only once you confirm.",
+    );
+    handle_form(&state, throttle.map(|_| ()), &id, pairs, submit, done).await
+}
+
+/// A posted booking-style form (the booking form, the waiting list's): validates it, hands it to
+/// `submit`, and answers with `done`, the form again with its problems, or an error page.
+pub(crate) async fn handle_form(
+    state: &AppState,
+    throttle: ApiResult<()>,
+    id: &str,
+    pairs: Vec<(String, String)>,
+    submit: impl AsyncFnOnce(&AppState, Uuid, &NewReservation) -> ApiResult<()>,
+    done: MessagePage,
+) -> Response {
     let mut form = BookingForm::from_pairs(pairs);
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
-    let performance = match catalogue::load(&state, &id).await {
+    let performance = match catalogue::load(state, id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
     };
@@ -213,19 +245,11 @@ async fn submit_booking_form(
         _ if !form.unknown.is_empty() => Err(ApiError::Validation {
             fields: FieldErrors::new(),
         }),
-        Ok(new) => book(&state, performance.id, &new, request_id)
-            .await
-            .map_err(ApiError::from),
+        Ok(new) => submit(state, performance.id, &new).await,
         Err(fields) => Err(ApiError::Validation { fields }),
     };
     match outcome {
-        Ok(_) => pages::render(
-            StatusCode::ACCEPTED,
-            &MessagePage::ok(
-                "Check your e-mail",
-                "We have sent you a link to confirm your booking. Your seats are held only once you confirm.",
-            ),
-        ),
+        Ok(()) => pages::render(StatusCode::ACCEPTED, &done),
         Err(ApiError::Validation { fields }) => {
             form.errors = fields;
             pages::render(

@@ -10,7 +10,7 @@ use axum::{
     routing::get,
 };
 use chrono::Utc;
-use common::catalogue::{self, Performance};
+use common::catalogue::{self, BookingStatus, Performance};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -43,6 +43,16 @@ struct PerformanceResponse {
     description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_party_size: Option<i32>,
+    /// Counts only: nothing about who waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waitlist: Option<WaitlistSummary>,
+}
+
+/// `"waitlist": {"open", "waiting"}` of the public detail.
+#[derive(Serialize)]
+struct WaitlistSummary {
+    open: bool,
+    waiting: i64,
 }
 
 impl PerformanceResponse {
@@ -56,6 +66,7 @@ impl PerformanceResponse {
             seats_available: p.seats_available(),
             description: None,
             max_party_size: None,
+            waitlist: None,
         }
     }
 
@@ -86,7 +97,14 @@ async fn show_performance(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PerformanceResponse>> {
     let performance = load(&state, &id).await?;
-    Ok(Json(PerformanceResponse::detail(&performance)))
+    let mut conn = state.db.acquire().await?;
+    let counts = common::waitlist::count_entries(&mut conn, performance.id).await?;
+    let mut response = PerformanceResponse::detail(&performance);
+    response.waitlist = Some(WaitlistSummary {
+        open: performance.booking_status(Utc::now()) == BookingStatus::Open,
+        waiting: counts.waiting,
+    });
+    Ok(Json(response))
 }
 
 /// Loads a performance by the id in a URL; anything that is not a known id is a 404.
@@ -126,6 +144,11 @@ impl PerformanceView {
 
     pub fn is_open(&self) -> bool {
         self.status == "open"
+    }
+
+    /// Open but without a free seat: the page offers the waiting list instead.
+    pub fn is_full(&self) -> bool {
+        self.is_open() && self.seats_available == 0
     }
 }
 

@@ -12,9 +12,11 @@ pub mod extract;
 pub mod ops;
 pub mod pages;
 pub mod rate_limit;
+pub mod reminders;
 pub mod routes;
 pub mod session;
 pub mod tickets;
+pub mod waitlist;
 
 use std::{net::SocketAddr, sync::Arc};
 

@@ -17,7 +17,7 @@ use tracing::Span;
 
 use crate::{
     AppState, admin, auth, booking, catalogue, checkin, confirmation, error::ApiError,
-    extract::MAX_BODY_BYTES, ops, pages, session, tickets,
+    extract::MAX_BODY_BYTES, ops, pages, reminders, session, tickets, waitlist,
 };
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .merge(booking::router())
         .merge(confirmation::router())
         .merge(tickets::router())
+        .merge(waitlist::router())
+        .merge(reminders::router())
         .merge(checkin::router())
         .merge(admin::router())
         .merge(ops::router())

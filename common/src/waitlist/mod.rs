@@ -25,7 +25,8 @@ use crate::jobs::{self, SendTicket, WaitlistJob};
 use crate::token::TokenHash;
 
 pub use queries::{
-    Addressee, Entry, WaitlistCounts, count_entries, find_addressee, insert_token, list_entries,
+    Addressee, Entry, WaitlistCounts, count_entries, entry_performance, find_addressee,
+    insert_token, list_entries,
 };
 
 /// Attempts of the waiting list's jobs (the offer job only touches the database).
@@ -264,6 +265,16 @@ pub async fn queue_offers(conn: &mut PgConnection, performance_id: Uuid) -> Resu
             JOB_ATTEMPTS,
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// A room's capacity changed: [`queue_offers`] for each of its performances that has a
+/// waiting list, each under its row lock (taken in id order).
+pub async fn queue_offers_in_room(conn: &mut PgConnection, room_id: Uuid) -> Result<(), sqlx::Error> {
+    for performance_id in queries::performances_waiting_in_room(conn, room_id).await? {
+        catalogue::lock_performance(conn, performance_id).await?;
+        queue_offers(conn, performance_id).await?;
     }
     Ok(())
 }

@@ -133,7 +133,7 @@ pub(super) async fn entry_place(
 }
 
 /// The performance of an entry.
-pub(super) async fn entry_performance(
+pub async fn entry_performance(
     conn: &mut PgConnection,
     entry_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
@@ -247,6 +247,20 @@ pub(super) async fn anyone_waiting(
     )
     .bind(performance_id)
     .fetch_one(conn)
+    .await
+}
+
+/// Performances in a room that have someone waiting, in id order.
+pub(super) async fn performances_waiting_in_room(
+    conn: &mut PgConnection,
+    room_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT p.id FROM performances p JOIN waitlist_entries e ON e.performance_id = p.id
+          WHERE p.room_id = $1 AND e.status = 'waiting' ORDER BY p.id",
+    )
+    .bind(room_id)
+    .fetch_all(conn)
     .await
 }
 

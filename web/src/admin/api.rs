@@ -15,6 +15,7 @@ use common::{
     booking::{self, Reservation},
     catalogue::{self, BookingStatus, Performance, PerformanceSettings, Room},
     tickets::{self, ResendError},
+    waitlist,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -155,6 +156,7 @@ pub async fn save_room_changes(
         Ok(Some(room)) => {
             let details = json!({ "name_changed": name.is_some(), "capacity": capacity });
             audit::record(&mut tx, actor, "room.update", Some(id), details).await?;
+            waitlist::queue_offers_in_room(&mut tx, id).await?;
             tx.commit().await?;
             Ok(room)
         }
@@ -483,6 +485,7 @@ pub async fn save_performance_changes(
     let before = current.settings();
     let after = patch.apply(show_id, before.clone());
     catalogue::update_performance(&mut tx, id, &after).await?;
+    waitlist::queue_offers(&mut tx, id).await?;
     audit::record(
         &mut tx,
         actor,

@@ -1,0 +1,468 @@
+//! The waiting list on the web: joining (`POST /api/v1/performances/{id}/waitlist` and the
+//! form the performance page shows when it is full), confirming a place, leaving (which also
+//! declines an offer) and claiming an offer, each as JSON and as a page behind the e-mailed
+//! link (a GET shows a button and changes nothing). Staff see the line per performance:
+//! admins with personal data and a remove action, editors counts only. Every state change runs
+//! in `common::waitlist` under the performance row lock.
+
+use askama::Template;
+use axum::{
+    Form, Json, Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use common::{
+    audit,
+    auth::Permission,
+    booking::NewReservation,
+    waitlist::{self, Claimed, Entry, Place, WaitlistCounts, WaitlistError},
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    admin::pages::Nav,
+    auth::{AdminUser, CatalogueEditor, StaffPage, ViewPersonalData},
+    booking,
+    confirmation::{TokenActionPage, TokenQuery, token_field},
+    error::{ApiError, ApiResult},
+    extract::{Fields, JsonObject},
+    pages::{self, MessagePage, format_time},
+    rate_limit::{Throttle, Waitlist, WaitlistToken},
+};
+
+/// Routes of this capability.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/performances/{id}/waitlist", post(join_waitlist))
+        .route("/performances/{id}/waitlist", post(submit_join_form))
+        .route("/api/v1/waitlist/confirm", post(confirm_place))
+        .route("/waitlist/confirm", get(confirm_page).post(submit_confirm_form))
+        .route("/api/v1/waitlist/leave", post(leave_waitlist))
+        .route("/waitlist/leave", get(leave_page).post(submit_leave_form))
+        .route("/api/v1/waitlist/claim", post(claim_offer))
+        .route("/waitlist/claim", get(claim_page).post(submit_claim_form))
+        .route(
+            "/api/v1/admin/performances/{id}/waitlist",
+            get(list_waitlist),
+        )
+        .route("/api/v1/admin/waitlist/{id}/remove", post(remove_entry))
+        .route("/admin/performances/{id}/waitlist", get(waitlist_page))
+        .route("/admin/waitlist/{id}/remove", post(submit_remove_form))
+}
+
+impl From<WaitlistError> for ApiError {
+    fn from(e: WaitlistError) -> ApiError {
+        let conflict = |code, message| ApiError::Conflict {
+            code,
+            message,
+            extra: Map::new(),
+        };
+        match e {
+            WaitlistError::NotFound => ApiError::not_found(),
+            WaitlistError::BookingClosed => {
+                conflict("booking_closed", "this performance is not open for booking")
+            }
+            WaitlistError::PartyTooLarge { max } => ApiError::field(
+                "party_size",
+                &format!("must be between 1 and {max} here"),
+            ),
+            WaitlistError::SeatsAvailable => conflict(
+                "seats_available",
+                "enough seats are available now: please book instead",
+            ),
+            WaitlistError::InvalidToken => ApiError::NotFound {
+                code: "invalid_token",
+                message: "this link is not valid",
+            },
+            WaitlistError::TokenExpired => ApiError::Gone {
+                code: "token_expired",
+                message: "this confirmation link has expired; please join again",
+            },
+            WaitlistError::OfferExpired => ApiError::Gone {
+                code: "offer_expired",
+                message: "this offer has expired; the seats went to the next in line",
+            },
+            WaitlistError::NotValid => conflict(
+                "not_valid",
+                "this place became a reservation; use the ticket e-mail's link to cancel it",
+            ),
+            WaitlistError::InsufficientCapacity => conflict(
+                "insufficient_capacity",
+                "not enough seats are left to confirm this offer",
+            ),
+            WaitlistError::Db(e) => e.into(),
+        }
+    }
+}
+
+async fn join_waitlist(
+    _: Throttle<Waitlist>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let new = booking::parse_body(body)?;
+    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    join(&state, performance_id, &new).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+}
+
+/// One transaction; over a per-address cap it writes nothing but answers as if it had.
+async fn join(state: &AppState, performance_id: Uuid, new: &NewReservation) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    let joined =
+        waitlist::join(&mut tx, performance_id, new, booking::email_limits(state)).await?;
+    tx.commit().await?;
+    match joined {
+        Some(id) => {
+            tracing::info!(waitlist_entry.id = %id, performance.id = %performance_id, "waiting-list entry pending");
+        }
+        None => {
+            tracing::info!(performance.id = %performance_id, "waiting-list join over a per-address cap discarded");
+        }
+    }
+    Ok(())
+}
+
+async fn submit_join_form(
+    throttle: Result<Throttle<Waitlist>, ApiError>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let submit = async |state: &AppState, performance_id, new: &NewReservation| {
+        join(state, performance_id, new).await
+    };
+    let done = MessagePage::ok(
+        "Check your e-mail",
+        "We have sent you a link to confirm your place on the waiting list. You are in line only once you confirm.",
+    );
+    booking::handle_form(&state, throttle.map(|_| ()), &id, pairs, submit, done).await
+}
+
+async fn confirm_place(
+    _: Throttle<WaitlistToken>,
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    let token = token_field(body)?;
+    Ok(Json(match confirm(&state, &token).await? {
+        Place::Waiting(position) => json!({ "status": "waiting", "position": position }),
+        Place::Offered => json!({ "status": "offered" }),
+        Place::Claimed => json!({ "status": "confirmed" }),
+    }))
+}
+
+/// Runs `work` in one transaction: committed when it succeeds, rolled back otherwise.
+async fn in_transaction<T>(
+    state: &AppState,
+    work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let mut tx = state.db.begin().await?;
+    match work(&mut tx).await {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+async fn confirm(state: &AppState, token: &str) -> ApiResult<Place> {
+    in_transaction(state, async |conn| Ok(waitlist::confirm(conn, token).await?)).await
+}
+
+async fn leave_waitlist(
+    _: Throttle<WaitlistToken>,
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    let token = token_field(body)?;
+    leave(&state, &token).await?;
+    Ok(Json(json!({ "status": "left" })))
+}
+
+async fn leave(state: &AppState, token: &str) -> ApiResult<()> {
+    let id = in_transaction(state, async |conn| Ok(waitlist::leave(conn, token).await?)).await?;
+    tracing::info!(waitlist_entry.id = %id, "left the waiting list");
+    Ok(())
+}
+
+async fn claim_offer(
+    _: Throttle<WaitlistToken>,
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    let mut fields = Fields::new(body, &["token", "party_size"]);
+    let token = fields.string("token");
+    let token = fields.require("token", token);
+    let party_size = fields.int_in("party_size", 1..=1000);
+    fields.finish()?;
+    claim(&state, &token.unwrap_or_default(), party_size).await?;
+    Ok(Json(json!({ "status": "confirmed" })))
+}
+
+/// Claims an offer and, like a confirmation, schedules the new reservation's reminder in the
+/// same transaction.
+async fn claim(state: &AppState, token: &str, party_size: Option<i32>) -> ApiResult<Claimed> {
+    let result = in_transaction(state, async |conn| {
+        let claimed = waitlist::claim(
+            conn,
+            token,
+            party_size,
+            state.config.jobs.max_attempts,
+            None,
+        )
+        .await?;
+        if let Claimed::Now(id) = claimed {
+            crate::reminders::schedule(state, conn, id).await?;
+        }
+        Ok(claimed)
+    })
+    .await;
+    let outcome = match &result {
+        Ok(Claimed::Now(id)) => {
+            tracing::info!(reservation.id = %id, "waiting-list offer claimed");
+            "claimed"
+        }
+        Ok(Claimed::Already(_)) => "already_claimed",
+        Err(e) => e.code(),
+    };
+    state.metrics.inc(
+        "azione_waitlist_claims_total",
+        "Claims of waiting-list offers by outcome (claimed: a reservation was confirmed).",
+        &[("outcome", outcome)],
+    );
+    result
+}
+
+fn action_page(
+    title: &'static str,
+    text: &'static str,
+    action: &'static str,
+    button: &'static str,
+    token: String,
+) -> Response {
+    pages::render(
+        StatusCode::OK,
+        &TokenActionPage {
+            title,
+            text,
+            action,
+            button,
+            token,
+        },
+    )
+}
+
+async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
+    action_page(
+        "Join the waiting list",
+        "Press the button to take your place in line. When seats come free we offer them by e-mail, in order of joining.",
+        "/waitlist/confirm",
+        "Join the waiting list",
+        query.token,
+    )
+}
+
+async fn leave_page(Query(query): Query<TokenQuery>) -> Response {
+    action_page(
+        "Leave the waiting list",
+        "Press the button to leave the waiting list (or decline an offer): the seats go to the next person in line.",
+        "/waitlist/leave",
+        "Leave the waiting list",
+        query.token,
+    )
+}
+
+async fn claim_page(Query(query): Query<TokenQuery>) -> Response {
+    action_page(
+        "Take the offered seats",
+        "Press the button to confirm your reservation. We will then e-mail your ticket.",
+        "/waitlist/claim",
+        "Take the seats",
+        query.token,
+    )
+}
+
+/// The answer page of a form post: `ok` on success, the error's page otherwise.
+fn answer<T>(outcome: ApiResult<T>, ok: impl FnOnce(T) -> MessagePage) -> Response {
+    match outcome {
+        Ok(value) => pages::render(StatusCode::OK, &ok(value)),
+        Err(e) => pages::error_page(e),
+    }
+}
+
+async fn submit_confirm_form(
+    throttle: Result<Throttle<WaitlistToken>, ApiError>,
+    State(state): State<AppState>,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    let outcome = match throttle {
+        Ok(_) => confirm(&state, &form.token).await,
+        Err(e) => Err(e),
+    };
+    answer(outcome, |place| match place {
+        Place::Waiting(position) => MessagePage::ok(
+            "You are on the waiting list",
+            &format!("Your place in line: {position}. We will e-mail you when seats come free."),
+        ),
+        Place::Offered => MessagePage::ok(
+            "Seats are waiting for you",
+            "Seats have been offered to you: see the offer we e-mailed you.",
+        ),
+        Place::Claimed => MessagePage::ok(
+            "Booking confirmed",
+            "Your seats are reserved; your ticket was e-mailed to you.",
+        ),
+    })
+}
+
+async fn submit_leave_form(
+    throttle: Result<Throttle<WaitlistToken>, ApiError>,
+    State(state): State<AppState>,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    let outcome = match throttle {
+        Ok(_) => leave(&state, &form.token).await,
+        Err(e) => Err(e),
+    };
+    answer(outcome, |()| {
+        MessagePage::ok(
+            "You have left the waiting list",
+            "Thank you for letting us know.",
+        )
+    })
+}
+
+async fn submit_claim_form(
+    throttle: Result<Throttle<WaitlistToken>, ApiError>,
+    State(state): State<AppState>,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    let outcome = match throttle {
+        Ok(_) => claim(&state, &form.token, None).await,
+        Err(e) => Err(e),
+    };
+    answer(outcome, |_| {
+        MessagePage::ok(
+            "Booking confirmed",
+            "Your seats are reserved. Your ticket with its QR code is on its way by e-mail.",
+        )
+    })
+}
+
+/// The line of a performance as staff see it: entries only for roles that may see personal data.
+#[derive(Serialize)]
+struct StaffWaitlist {
+    counts: WaitlistCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entries: Option<Vec<Entry>>,
+}
+
+async fn load_waitlist(
+    state: &AppState,
+    id: &str,
+    with_entries: bool,
+) -> ApiResult<(common::catalogue::Performance, StaffWaitlist)> {
+    let performance = crate::catalogue::load(state, id).await?;
+    let mut conn = state.db.acquire().await?;
+    let counts = waitlist::count_entries(&mut conn, performance.id).await?;
+    let entries = match with_entries {
+        true => Some(waitlist::list_entries(&mut conn, performance.id).await?),
+        false => None,
+    };
+    Ok((performance, StaffWaitlist { counts, entries }))
+}
+
+async fn list_waitlist(
+    editor: CatalogueEditor,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StaffWaitlist>> {
+    let personal = editor.principal.role.can(Permission::ViewPersonalData);
+    Ok(Json(load_waitlist(&state, &id, personal).await?.1))
+}
+
+/// Removes an entry from the line (audited); returns its performance.
+async fn remove(state: &AppState, actor: &str, id: &str) -> ApiResult<Uuid> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
+    in_transaction(state, async |conn| {
+        let removed = waitlist::remove(conn, id).await?;
+        if removed {
+            audit::record(conn, actor, "waitlist.remove", Some(id), json!({})).await?;
+        }
+        let performance_id = waitlist::entry_performance(conn, id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        Ok(performance_id)
+    })
+    .await
+}
+
+async fn remove_entry(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    remove(&state, &admin.principal.actor.label(), &id).await?;
+    Ok(Json(json!({ "status": "removed" })))
+}
+
+#[derive(Template)]
+#[template(path = "admin/waitlist.html")]
+struct WaitlistPage {
+    nav: Nav,
+    title: String,
+    starts_at: String,
+    performance_id: Uuid,
+    waitlist: StaffWaitlist,
+}
+
+impl WaitlistPage {
+    fn offered_until(&self, entry: &Entry) -> String {
+        entry.offer_expires_at.map(format_time).unwrap_or_default()
+    }
+}
+
+async fn waitlist_page(
+    staff: StaffPage<crate::auth::ManageCatalogue>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    let personal = staff.principal.role.can(Permission::ViewPersonalData);
+    match load_waitlist(&state, &id, personal).await {
+        Ok((performance, waitlist)) => pages::render(
+            StatusCode::OK,
+            &WaitlistPage {
+                nav: Nav::from(&staff),
+                title: performance.title.clone(),
+                starts_at: format_time(performance.starts_at),
+                performance_id: performance.id,
+                waitlist,
+            },
+        ),
+        Err(e) => pages::error_page(e),
+    }
+}
+
+async fn submit_remove_form(
+    staff: StaffPage<ViewPersonalData>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    match remove(&state, &staff.principal.actor.label(), &id).await {
+        Ok(performance_id) => {
+            Redirect::to(&format!("/admin/performances/{performance_id}/waitlist")).into_response()
+        }
+        Err(e) => pages::error_page(e),
+    }
+}
