@@ -15,3 +15,4 @@ mod resilience;
 mod security;
 mod staff;
 mod tickets;
+mod waitlist;

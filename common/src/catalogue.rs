@@ -1,6 +1,6 @@
 //! Rooms, shows and performances, and the seat arithmetic the whole product relies on:
 //! available = room capacity + additional seats - manually occupied seats - confirmed party sizes
-//! - seats held by live waiting-list offers. Pending reservations hold no seats; only
+//! minus seats held by live waiting-list offers. Pending reservations hold no seats; only
 //! confirmation and offers (under the performance row lock) do.
 
 use chrono::{DateTime, Utc};

@@ -76,8 +76,7 @@ pub async fn issue_reminder_tokens(
     valid_until: DateTime<Utc>,
 ) -> Result<(RawToken, RawToken), sqlx::Error> {
     let ttl = (valid_until - Utc::now()).to_std().unwrap_or_default();
-    let ticket =
-        token::insert_token(conn, reservation_id, TokenPurpose::Ticket, Some(ttl)).await?;
+    let ticket = token::insert_token(conn, reservation_id, TokenPurpose::Ticket, Some(ttl)).await?;
     let cancel = token::insert_token(conn, reservation_id, TokenPurpose::Cancel, None).await?;
     Ok((ticket, cancel))
 }
@@ -183,7 +182,9 @@ mod tests {
             },
             "https://tickets.example.org",
         );
-        assert!(ics.contains("UID:reservation-00000000-0000-0000-0000-000000000000@tickets.example.org\r\n"));
+        assert!(ics.contains(
+            "UID:reservation-00000000-0000-0000-0000-000000000000@tickets.example.org\r\n"
+        ));
         assert!(ics.contains("LOCATION:Sala \\\\ grande\r\n"));
         assert!(ics.contains("SUMMARY:Arlecchino\\, servitore\\; di"));
         assert!(ics.split("\r\n").all(|l| l.len() <= 75));

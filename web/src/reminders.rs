@@ -67,7 +67,10 @@ async fn download_calendar(State(state): State<AppState>, Path(token): Path<Stri
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"event.ics\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"event.ics\"",
+            ),
         ],
         ics,
     )

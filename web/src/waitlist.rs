@@ -41,7 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/performances/{id}/waitlist", post(join_waitlist))
         .route("/performances/{id}/waitlist", post(submit_join_form))
         .route("/api/v1/waitlist/confirm", post(confirm_place))
-        .route("/waitlist/confirm", get(confirm_page).post(submit_confirm_form))
+        .route(
+            "/waitlist/confirm",
+            get(confirm_page).post(submit_confirm_form),
+        )
         .route("/api/v1/waitlist/leave", post(leave_waitlist))
         .route("/waitlist/leave", get(leave_page).post(submit_leave_form))
         .route("/api/v1/waitlist/claim", post(claim_offer))
@@ -67,10 +70,9 @@ impl From<WaitlistError> for ApiError {
             WaitlistError::BookingClosed => {
                 conflict("booking_closed", "this performance is not open for booking")
             }
-            WaitlistError::PartyTooLarge { max } => ApiError::field(
-                "party_size",
-                &format!("must be between 1 and {max} here"),
-            ),
+            WaitlistError::PartyTooLarge { max } => {
+                ApiError::field("party_size", &format!("must be between 1 and {max} here"))
+            }
             WaitlistError::SeatsAvailable => conflict(
                 "seats_available",
                 "enough seats are available now: please book instead",
@@ -115,8 +117,7 @@ async fn join_waitlist(
 /// One transaction; over a per-address cap it writes nothing but answers as if it had.
 async fn join(state: &AppState, performance_id: Uuid, new: &NewReservation) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
-    let joined =
-        waitlist::join(&mut tx, performance_id, new, booking::email_limits(state)).await?;
+    let joined = waitlist::join(&mut tx, performance_id, new, booking::email_limits(state)).await?;
     tx.commit().await?;
     match joined {
         Some(id) => {
@@ -177,7 +178,11 @@ async fn in_transaction<T>(
 }
 
 async fn confirm(state: &AppState, token: &str) -> ApiResult<Place> {
-    in_transaction(state, async |conn| Ok(waitlist::confirm(conn, token).await?)).await
+    in_transaction(
+        state,
+        async |conn| Ok(waitlist::confirm(conn, token).await?),
+    )
+    .await
 }
 
 async fn leave_waitlist(

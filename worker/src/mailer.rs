@@ -104,11 +104,13 @@ impl Mailer {
             }
         };
         if let Some(calendar) = email.calendar {
-            body = body.singlepart(Attachment::new("event.ics".to_owned()).body(
-                calendar,
-                ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
-                    .expect("static mime"),
-            ));
+            body = body.singlepart(
+                Attachment::new("event.ics".to_owned()).body(
+                    calendar,
+                    ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                        .expect("static mime"),
+                ),
+            );
         }
         let message = Message::builder()
             .from(self.from.clone())

@@ -257,7 +257,10 @@ pub async fn claim(
 
 /// Seats of an open performance may have come free: queues an offer job if anyone waits. The
 /// caller holds the performance row lock, so the job's recount sees the caller's change.
-pub async fn queue_offers(conn: &mut PgConnection, performance_id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn queue_offers(
+    conn: &mut PgConnection,
+    performance_id: Uuid,
+) -> Result<(), sqlx::Error> {
     if queries::anyone_waiting(conn, performance_id).await? {
         jobs::enqueue(
             conn,
@@ -271,7 +274,10 @@ pub async fn queue_offers(conn: &mut PgConnection, performance_id: Uuid) -> Resu
 
 /// A room's capacity changed: [`queue_offers`] for each of its performances that has a
 /// waiting list, each under its row lock (taken in id order).
-pub async fn queue_offers_in_room(conn: &mut PgConnection, room_id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn queue_offers_in_room(
+    conn: &mut PgConnection,
+    room_id: Uuid,
+) -> Result<(), sqlx::Error> {
     for performance_id in queries::performances_waiting_in_room(conn, room_id).await? {
         catalogue::lock_performance(conn, performance_id).await?;
         queue_offers(conn, performance_id).await?;

@@ -155,8 +155,8 @@ pub(super) async fn lock_entry(
 }
 
 /// Takes entries out of the line as `status` (left, removed, expired), erasing their personal
-/// data. Their tokens are revoked, except an expired offer's, so that its claim link answers
-/// that the offer expired.
+/// data. Confirm and claim tokens are revoked, except an expired offer's claim token (its link
+/// answers that the offer expired); leave tokens stay, so that leaving again answers `left`.
 pub(super) async fn mark_finished(
     conn: &mut PgConnection,
     entry_ids: &[Uuid],
@@ -164,7 +164,8 @@ pub(super) async fn mark_finished(
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH revoked AS (UPDATE waitlist_tokens SET revoked_at = now()
-                           WHERE entry_id = ANY($1) AND revoked_at IS NULL AND $2 <> 'expired')
+                           WHERE entry_id = ANY($1) AND revoked_at IS NULL
+                             AND (purpose = 'confirm' OR (purpose = 'claim' AND $2 <> 'expired')))
          UPDATE waitlist_entries SET status = $2, finished_at = now(), {ERASE}
           WHERE id = ANY($1)"
     )))

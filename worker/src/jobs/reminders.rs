@@ -105,8 +105,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
         holder,
         async |conn: &mut PgConnection, _generation| {
             let (ticket, cancel) =
-                reminders::issue_reminder_tokens(conn, reservation_id, r.checkin_closes_at)
-                    .await?;
+                reminders::issue_reminder_tokens(conn, reservation_id, r.checkin_closes_at).await?;
             let ticket_url = format!("{base}/t/{}", ticket.expose());
             let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
             let m = ReminderMail {
@@ -119,9 +118,8 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
                 cancel_url: format!("{base}/reservations/cancel?token={}", cancel.expose()),
                 qr_content_id: QR_CONTENT_ID,
             };
-            let render = |r: Result<String, askama::Error>| {
-                r.map_err(|e| JobError::Permanent(e.into()))
-            };
+            let render =
+                |r: Result<String, askama::Error>| r.map_err(|e| JobError::Permanent(e.into()));
             Ok(Some(Email {
                 purpose: "reminder",
                 to,
@@ -150,11 +148,8 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
     )
     .await?;
     if sent {
-        ctx.metrics.inc(
-            "azione_reminders_sent_total",
-            "Reminder e-mails sent.",
-            &[],
-        );
+        ctx.metrics
+            .inc("azione_reminders_sent_total", "Reminder e-mails sent.", &[]);
     }
     Ok(())
 }

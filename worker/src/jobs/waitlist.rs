@@ -76,7 +76,13 @@ pub async fn run(
                     offer_seats(&ctx, performance_id).await
                 }
                 WaitlistJob::SendConfirmation { entry_id } => {
-                    send(&ctx, entry_id, delivery::Email::WaitlistConfirmation, &holder).await
+                    send(
+                        &ctx,
+                        entry_id,
+                        delivery::Email::WaitlistConfirmation,
+                        &holder,
+                    )
+                    .await
                 }
                 WaitlistJob::SendOffer { entry_id } => {
                     send(&ctx, entry_id, delivery::Email::WaitlistOffer, &holder).await
@@ -153,20 +159,16 @@ async fn send(
         kind,
         holder,
         async |conn: &mut PgConnection, _generation| {
-            let leave = waitlist::insert_token(conn, entry_id, WaitlistTokenPurpose::Leave, None)
-                .await?;
+            let leave =
+                waitlist::insert_token(conn, entry_id, WaitlistTokenPurpose::Leave, None).await?;
             let leave_link = format!("{base}/waitlist/leave?token={}", leave.expose());
             let when = a.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
             let (action_link, deadline) = match kind {
                 delivery::Email::WaitlistOffer => {
                     // Claims are decided under the lock; the claim token needs no expiry.
-                    let claim = waitlist::insert_token(
-                        conn,
-                        entry_id,
-                        WaitlistTokenPurpose::Claim,
-                        None,
-                    )
-                    .await?;
+                    let claim =
+                        waitlist::insert_token(conn, entry_id, WaitlistTokenPurpose::Claim, None)
+                            .await?;
                     let until = a
                         .offer_expires_at
                         .map(|t| t.format("%A %-d %B %Y, %H:%M UTC").to_string())
@@ -199,9 +201,8 @@ async fn send(
                 leave_link,
                 deadline,
             };
-            let render = |r: Result<String, askama::Error>| {
-                r.map_err(|e| JobError::Permanent(e.into()))
-            };
+            let render =
+                |r: Result<String, askama::Error>| r.map_err(|e| JobError::Permanent(e.into()));
             let (purpose, subject, text, html) = match kind {
                 delivery::Email::WaitlistOffer => (
                     "waitlist_offer",
