@@ -11,6 +11,7 @@ mod confirmation;
 mod deployment;
 mod monitoring;
 mod ops;
+mod reminders;
 mod resilience;
 mod security;
 mod staff;

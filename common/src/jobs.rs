@@ -119,7 +119,11 @@ pub async fn enqueue_at<J: Job>(
     let task = TaskBuilder::new(args)
         .max_attempts(max_attempts)
         .idempotency_key(idempotency_key)
-        .run_at_timestamp(u64::try_from(run_at.timestamp()).unwrap_or(0))
+        // Whole seconds, rounded up: a job never runs before its time.
+        .run_at_timestamp(
+            u64::try_from(run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0))
+                .unwrap_or(0),
+        )
         .build();
     push(conn, J::QUEUE, task).await
 }

@@ -55,8 +55,8 @@ pub fn due_at(
     Some(starts_at.checked_sub_signed(before).unwrap_or(now).max(now))
 }
 
-/// A reminder that found its performance moved later: a new job for the new time (its own
-/// idempotency key, since the first one's is permanent).
+/// A reminder that is not due yet (its performance moved later, or its ticket has not gone
+/// out): a new job for `at` (its own idempotency key, since the first one's is permanent).
 pub async fn reschedule(
     conn: &mut PgConnection,
     reservation_id: Uuid,
@@ -64,7 +64,7 @@ pub async fn reschedule(
     max_attempts: usize,
 ) -> Result<(), sqlx::Error> {
     let job = SendReminder { reservation_id };
-    let key = format!("{}:{}", job.idempotency_key(), at.timestamp());
+    let key = format!("{}:{}", job.idempotency_key(), at.timestamp_millis());
     jobs::enqueue_at(conn, &job, max_attempts, at, key).await
 }
 

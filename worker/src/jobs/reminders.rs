@@ -1,7 +1,8 @@
 //! Sends a confirmed reservation's reminder, scheduled for `REMINDER_HOURS_BEFORE` before the
 //! start: the QR code again (an additional ticket token; the first stays valid), a prominent
 //! link that releases the seats (a cancel token), and the calendar file. Never after the start;
-//! a performance moved later gets its reminder at the new time.
+//! a performance moved later gets its reminder at the new time, and a reminder never arrives
+//! before its ticket.
 
 use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
@@ -27,6 +28,9 @@ const QR_CONTENT_ID: &str = "reminder-qr";
 
 /// A reminder that finds its due time this far ahead waits for it again (the performance moved).
 const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How long a reminder waits for the ticket e-mail to go out first.
+const TICKET_FIRST_DELAY: chrono::Duration = chrono::Duration::seconds(2);
 
 struct ReminderMail<'a> {
     name: &'a str,
@@ -86,11 +90,20 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
         tracing::info!("the performance has started; no reminder");
         return Ok(());
     };
-    if due > now + EARLY_TOLERANCE {
+    // A performance moved later waits for its new time; a reminder due before the ticket
+    // went out (confirmed shortly before the show) follows the ticket.
+    let later = if due > now + EARLY_TOLERANCE {
+        Some(due)
+    } else if !r.ticket_sent {
+        Some(now + TICKET_FIRST_DELAY)
+    } else {
+        None
+    };
+    if let Some(at) = later {
         let mut tx = ctx.db.begin().await?;
-        reminders::reschedule(&mut tx, reservation_id, due, ctx.config.jobs.max_attempts).await?;
+        reminders::reschedule(&mut tx, reservation_id, at, ctx.config.jobs.max_attempts).await?;
         tx.commit().await?;
-        tracing::info!("performance moved; reminder rescheduled");
+        tracing::info!("reminder rescheduled");
         return Ok(());
     }
     let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
