@@ -226,6 +226,16 @@ async fn the_calendar_file_parses_and_shows_the_start_time_room_and_nothing_pers
         "no tokens"
     );
 
+    let page = app
+        .get(&format!("/t/{}", t.ticket))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains(&format!("/t/{}/calendar.ics", t.ticket)),
+        "offered on the ticket page"
+    );
     let download = app.get(&format!("/t/{}/calendar.ics", t.ticket)).await;
     assert_eq!(download.status(), 200);
     assert!(
