@@ -5,7 +5,7 @@ use tests::{PerformanceSpec, TestApp};
 
 #[tokio::test]
 async fn rooms_and_performances_are_created_read_back_and_patched() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let room = app
         .admin_request(
             Method::POST,
@@ -59,7 +59,7 @@ async fn rooms_and_performances_are_created_read_back_and_patched() {
 
 #[tokio::test]
 async fn invalid_admin_input_is_refused_field_by_field() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let bad_room = app
         .admin_request(
             Method::POST,
@@ -92,7 +92,7 @@ async fn invalid_admin_input_is_refused_field_by_field() {
 
 #[tokio::test]
 async fn the_reservation_list_with_personal_data_is_for_admins_only() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(PerformanceSpec::default()).await;
     app.book(id, "private@example.org", 2).await;
     let path = format!("/api/v1/admin/performances/{id}/reservations");
@@ -137,7 +137,7 @@ async fn the_reservation_list_with_personal_data_is_for_admins_only() {
 
 #[tokio::test]
 async fn editors_manage_the_catalogue_but_door_and_operator_keys_cannot() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let body = json!({ "name": "Studio", "capacity": 20 });
     let editor = app.api_key(Role::Editor).await;
     let created = app
@@ -165,7 +165,7 @@ async fn editors_manage_the_catalogue_but_door_and_operator_keys_cannot() {
 
 #[tokio::test]
 async fn a_revoked_key_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let key = app.api_key(Role::Editor).await;
     let mut conn = app.db.acquire().await.unwrap();
     let keys = common::auth::list_api_keys(&mut conn).await.unwrap();

@@ -3,7 +3,7 @@ use tests::{PerformanceSpec, TestApp};
 
 #[tokio::test]
 async fn upcoming_performances_are_listed_soonest_first_with_seats_and_status() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let later = app
         .create_performance(PerformanceSpec {
             starts_in: chrono::Duration::days(9),
@@ -59,7 +59,7 @@ async fn upcoming_performances_are_listed_soonest_first_with_seats_and_status() 
 
 #[tokio::test]
 async fn one_performance_is_shown_and_unknown_ids_are_404() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(PerformanceSpec::default()).await;
 
     let found = app.get(&format!("/api/v1/performances/{id}")).await;
@@ -81,7 +81,7 @@ async fn one_performance_is_shown_and_unknown_ids_are_404() {
 
 #[tokio::test]
 async fn a_performance_stops_taking_bookings_when_it_starts() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let started = app
         .create_performance(PerformanceSpec {
             starts_in: chrono::Duration::minutes(-5),
@@ -101,7 +101,7 @@ async fn a_performance_stops_taking_bookings_when_it_starts() {
 
 #[tokio::test]
 async fn pages_list_performances_and_escape_what_staff_typed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(PerformanceSpec {
             extra: serde_json::json!({ "title": "<script>alert(1)</script>" }),

@@ -16,7 +16,7 @@ async fn error_code(response: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_ticket_checks_in_once_with_only_what_the_door_needs() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "guest@example.org", 3).await;
     let door = app.api_key(Role::Door).await;
@@ -68,7 +68,7 @@ async fn a_ticket_checks_in_once_with_only_what_the_door_needs() {
 
 #[tokio::test]
 async fn the_whole_ticket_url_from_the_qr_code_is_accepted() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "url@example.org", 1).await;
     let door = app.api_key(Role::Admin).await;
@@ -82,7 +82,7 @@ async fn the_whole_ticket_url_from_the_qr_code_is_accepted() {
 
 #[tokio::test]
 async fn every_refusal_of_the_contract_table_has_its_code() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let elsewhere = app.create_performance(soon()).await;
     let far = app.create_performance(PerformanceSpec::default()).await;
@@ -149,7 +149,7 @@ async fn every_refusal_of_the_contract_table_has_its_code() {
 
 #[tokio::test]
 async fn a_pending_reservation_has_no_ticket_and_a_custom_window_is_honoured() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(PerformanceSpec {
             starts_in: chrono::Duration::minutes(90),
@@ -206,7 +206,7 @@ async fn twenty_concurrent_check_ins_of_one_ticket_let_exactly_one_in() {
 
 #[tokio::test]
 async fn a_scanner_retrying_with_the_same_nonce_gets_the_original_200() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "retry@example.org", 1).await;
     let door = app.api_key(Role::Door).await;
@@ -236,13 +236,14 @@ async fn a_scanner_retrying_with_the_same_nonce_gets_the_original_200() {
 
 #[tokio::test]
 async fn door_staff_check_in_with_a_session_and_its_csrf_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "session@example.org", 2).await;
-    let (staff, csrf) = app.log_in(Role::Door).await;
-    assert!(!csrf.is_empty());
+    let staff = app.log_in(Role::Door).await;
+    assert!(!staff.csrf.is_empty());
     let post = |csrf: Option<&str>| {
         let mut req = staff
+            .client
             .post(app.url("/api/v1/checkin"))
             .json(&json!({ "token": t.ticket }));
         if let Some(csrf) = csrf {
@@ -257,7 +258,10 @@ async fn door_staff_check_in_with_a_session_and_its_csrf_token() {
         403,
         "wrong CSRF token"
     );
-    assert_eq!(post(Some(&csrf)).await.unwrap().status(), 200);
+    let checked_in = staff
+        .post_json("/api/v1/checkin", &json!({ "token": t.ticket }))
+        .await;
+    assert_eq!(checked_in.status(), 200);
     let staff_id: Option<uuid::Uuid> =
         sqlx::query_scalar("SELECT checked_in_by_staff FROM reservations")
             .fetch_one(&app.db)
@@ -268,31 +272,26 @@ async fn door_staff_check_in_with_a_session_and_its_csrf_token() {
 
 #[tokio::test]
 async fn the_ticket_page_offers_door_staff_a_check_in_button() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "button@example.org", 2).await;
-    let (staff, csrf) = app.log_in(Role::Door).await;
-    let page = staff
-        .get(app.url(&format!("/t/{}", t.ticket)))
+    let staff = app.log_in(Role::Door).await;
+    let page = staff.page(&format!("/t/{}", t.ticket)).await;
+    let checkin_path = format!("/t/{}/checkin", t.ticket);
+    assert!(page.attrs("form", "action").contains(&checkin_path));
+    let wrong = staff
+        .client
+        .post(app.url(&checkin_path))
+        .form(&[("csrf_token", "wrong")])
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
-    assert!(page.contains(&format!(r#"action="/t/{}/checkin""#, t.ticket)));
-    let form_post = |csrf: String| {
-        staff
-            .post(app.url(&format!("/t/{}/checkin", t.ticket)))
-            .form(&[("csrf_token", csrf)])
-            .send()
-    };
 
-    assert_eq!(form_post("wrong".into()).await.unwrap().status(), 403);
-    let done = form_post(csrf.clone()).await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    let done = staff.post_form(&checkin_path, &[]).await;
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("Checked in: 2 people"));
-    let again = form_post(csrf).await.unwrap();
+    let again = staff.post_form(&checkin_path, &[]).await;
     assert_eq!(again.status(), 409);
     assert!(
         again
@@ -305,7 +304,7 @@ async fn the_ticket_page_offers_door_staff_a_check_in_button() {
 
 #[tokio::test]
 async fn the_door_page_needs_a_door_login() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let anonymous = app.get("/checkin").await;
     assert_eq!(anonymous.status(), 303);
     assert!(
@@ -314,13 +313,7 @@ async fn the_door_page_needs_a_door_login() {
             .unwrap()
             .starts_with("/admin/login")
     );
-    let (door, _) = app.log_in(Role::Door).await;
-    let page = door.get(app.url("/checkin")).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains(r#"<meta name="csrf-token""#)
-    );
+    let door = app.log_in(Role::Door).await;
+    let page = door.page("/checkin").await;
+    assert!(!page.csrf_token().is_empty());
 }

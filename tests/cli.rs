@@ -229,14 +229,10 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         .unwrap()
         .to_owned();
     assert_eq!(booked.status(), 202);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while smtp.messages_to("truffaldino@example.org").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no e-mail from the worker process"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::eventually("an e-mail from the worker process", || async {
+        (!smtp.messages_to("truffaldino@example.org").is_empty()).then_some(())
+    })
+    .await;
     let token = smtp.messages()[0]
         .token_after("/reservations/confirm?token=")
         .unwrap();
@@ -267,13 +263,10 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
     assert_eq!(bad.status(), 404);
 
     // The ticket e-mail, then door staff log in and check it in with their session.
-    while smtp.messages_to("truffaldino@example.org").len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no ticket e-mail from the worker process"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::eventually("a ticket e-mail from the worker process", || async {
+        (smtp.messages_to("truffaldino@example.org").len() >= 2).then_some(())
+    })
+    .await;
     let ticket_mail = smtp.messages_to("truffaldino@example.org").remove(1);
     let ticket = ticket_mail.token_after("/t/").unwrap();
     let cancel = ticket_mail
@@ -294,44 +287,19 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         &as_refs(&staff_env),
     );
     assert!(created.status.success());
-    let login = tests::TestApp::browserless_client()
-        .post(url("/admin/login"))
-        .form(&[
-            ("email", "usher@example.org"),
-            ("password", password),
-            ("next", "/checkin"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let session = cookie.trim_start_matches("azione_session=").to_owned();
-    let door_page = client
-        .get(url("/checkin"))
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = tests::app::csrf_in(&door_page);
-    let checked_in = client
-        .post(url("/api/v1/checkin"))
-        .header("Cookie", &cookie)
-        .header("X-CSRF-Token", &csrf)
-        .json(
+    let usher = tests::StaffClient::log_in(
+        &url(""),
+        common::auth::Role::Door,
+        "usher@example.org",
+        password,
+    )
+    .await;
+    let checked_in = usher
+        .post_json(
+            "/api/v1/checkin",
             &json!({ "token": format!("https://tickets.example.org/t/{ticket}"), "nonce": "n-1" }),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(checked_in.status(), 200);
     let ticket_page = client
         .get(url(&format!("/t/{ticket}")))
@@ -385,8 +353,8 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
         "allergic",
         "usher@example.org",
         password,
-        &session,
-        &csrf,
+        &usher.session,
+        &usher.csrf,
         SECRET,
     ] {
         assert!(!web_log.contains(secret), "web log contains {secret:?}");

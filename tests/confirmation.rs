@@ -17,7 +17,7 @@ async fn reservation_status(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn book_receive_email_and_confirm_over_real_smtp() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(PerformanceSpec {
             capacity: 20,
@@ -63,7 +63,8 @@ async fn book_receive_email_and_confirm_over_real_smtp() {
     assert_eq!(app.seats_available(id).await, 17, "seats taken once");
 
     let ticket_jobs: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'email.ticket'")
+        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = $1")
+            .bind(common::jobs::TICKET_QUEUE)
             .fetch_one(&app.db)
             .await
             .unwrap();
@@ -72,7 +73,7 @@ async fn book_receive_email_and_confirm_over_real_smtp() {
 
 #[tokio::test]
 async fn the_confirm_page_form_confirms_in_a_browser_without_javascript() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(PerformanceSpec::default()).await;
     app.book(id, "form@example.org", 1).await;
     let token = app.confirmation_token("form@example.org").await;
@@ -135,7 +136,7 @@ async fn thirty_concurrent_confirmations_for_ten_seats_confirm_exactly_ten() {
 
 #[tokio::test]
 async fn capacity_is_rechecked_at_confirmation_time() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(PerformanceSpec {
             capacity: 4,
@@ -158,7 +159,7 @@ async fn capacity_is_rechecked_at_confirmation_time() {
 
 #[tokio::test]
 async fn tokens_are_stored_only_as_hashes() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(PerformanceSpec::default()).await;
     app.book(id, "hash@example.org", 1).await;
     let token = app.confirmation_token("hash@example.org").await;
@@ -201,7 +202,7 @@ async fn an_expired_confirmation_token_gets_410() {
 
 #[tokio::test]
 async fn unknown_malformed_and_missing_tokens_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     for token in ["", "abc", "A".repeat(43).as_str(), "../../etc/passwd"] {
         let (status, body) = status_and_body(app.confirm(token).await).await;
         assert_eq!(

@@ -2,6 +2,7 @@
 //! worker against its own fresh database and a loopback SMTP server.
 
 mod admin;
+mod architecture;
 mod booking;
 mod browser;
 mod catalogue;

@@ -377,18 +377,10 @@ async fn wait_for_mail(
     to: &str,
     count: usize,
 ) -> Vec<tests::smtp::ReceivedMail> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let messages = smtp.messages_to(to);
-        if messages.len() >= count {
-            return messages;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{count} e-mail(s) to {to}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::eventually(&format!("{count} e-mail(s) to {to}"), || async {
+        Some(smtp.messages_to(to)).filter(|m| m.len() >= count)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

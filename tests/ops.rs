@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use common::auth::Role;
+use common::jobs::{CONFIRMATION_QUEUE, TICKET_QUEUE};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tests::{
-    PerformanceSpec, TestApp,
+    PerformanceSpec, TestApp, eventually,
     process::{self, Running},
     smtp::Mode,
 };
@@ -24,24 +25,14 @@ async fn queue_report(app: &TestApp, key: &str) -> Value {
 }
 
 async fn wait_for_job_status(app: &TestApp, status: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM apalis.jobs WHERE status = $1 LIMIT 1")
-                .bind(status)
-                .fetch_optional(&app.db)
-                .await
-                .unwrap();
-        if let Some(id) = id {
-            return id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no job reached {status}: {:?}",
-            app.job_counts().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(&format!("a job in status {status}"), || async {
+        sqlx::query_scalar("SELECT id FROM apalis.jobs WHERE status = $1 LIMIT 1")
+            .bind(status)
+            .fetch_optional(&app.db)
+            .await
+            .unwrap()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -57,7 +48,7 @@ async fn a_5xx_reply_ends_the_job_at_once_visibly_and_a_retry_from_the_queue_pag
     let report = queue_report(&app, &operator).await;
     let failed = &report["failed_jobs"][0];
     assert_eq!(failed["id"], job);
-    assert_eq!(failed["queue"], "email.confirmation");
+    assert_eq!(failed["queue"], CONFIRMATION_QUEUE);
     assert_eq!(failed["attempts"], 1, "no retries for a permanent failure");
     let error = failed["last_error"].as_str().unwrap();
     assert!(error.contains("550"), "{error}");
@@ -66,12 +57,10 @@ async fn a_5xx_reply_ends_the_job_at_once_visibly_and_a_retry_from_the_queue_pag
         "no personal data in stored errors"
     );
     assert!(failed["reservation_id"].is_string());
-    let (operator_session, csrf) = app.log_in(Role::Operator).await;
+    let operator_session = app.log_in(Role::Operator).await;
     let page = operator_session
-        .get(app.url("/ops/queues"))
-        .send()
+        .get("/ops/queues")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -79,11 +68,8 @@ async fn a_5xx_reply_ends_the_job_at_once_visibly_and_a_retry_from_the_queue_pag
 
     app.smtp.set_mode(Mode::Accept);
     let retried = operator_session
-        .post(app.url(&format!("/ops/jobs/{job}/retry")))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/ops/jobs/{job}/retry"), &[])
+        .await;
     assert_eq!(retried.status(), 303);
     app.wait_for_mail("refused@example.org", 1).await;
     let counts = app.wait_for_jobs().await;
@@ -169,21 +155,20 @@ async fn an_smtp_outage_longer_than_a_jobs_retry_budget_loses_no_email() {
         app.book(id, &format!("patient{n}@example.org"), 1).await;
     }
     // Every job has spent its attempts, rested, been revived and failed again.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while app.worker_metrics.counter(
-        "azione_jobs_total",
-        &[
-            ("queue", "email.confirmation"),
-            ("outcome", "retryable_error"),
-        ],
-    ) < 3 * 2 * 2
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "worker did not keep trying"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the worker to keep trying (12 retryable attempts)",
+        || async {
+            let attempts = app.worker_metrics.counter(
+                "azione_jobs_total",
+                &[
+                    ("queue", CONFIRMATION_QUEUE),
+                    ("outcome", "retryable_error"),
+                ],
+            );
+            (attempts >= 3 * 2 * 2).then_some(())
+        },
+    )
+    .await;
     assert!(app.smtp.messages().is_empty());
 
     app.smtp.restart().await;
@@ -225,14 +210,10 @@ async fn a_worker_killed_mid_job_hands_the_job_to_another_worker() {
     let a_refs: Vec<(&str, &str)> = a_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let first = Running::spawn("azione-worker", &[], &a_refs);
     wait_for_job_status(&app, "Running").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while app.smtp.connection_count() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the first worker never reached SMTP"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the first worker to reach SMTP", || async {
+        (app.smtp.connection_count() > 0).then_some(())
+    })
+    .await;
 
     process::signal(first.pid(), "KILL");
     drop(first);
@@ -304,9 +285,15 @@ async fn metrics_move_as_bookings_confirmations_and_check_ins_happen() {
         );
     }
     assert!(after.contains("# TYPE azione_http_request_duration_seconds histogram"));
-    assert!(after.contains(r#"azione_queue_jobs{queue="email.confirmation",status="Done"} 1"#));
-    assert!(after.contains(r#"azione_queue_oldest_waiting_seconds{queue="email.ticket"}"#));
-    assert!(after.contains(r#"azione_workers_live{queue="email.ticket"} 1"#));
+    assert!(after.contains(&format!(
+        r#"azione_queue_jobs{{queue="{CONFIRMATION_QUEUE}",status="Done"}} 1"#
+    )));
+    assert!(after.contains(&format!(
+        r#"azione_queue_oldest_waiting_seconds{{queue="{TICKET_QUEUE}"}}"#
+    )));
+    assert!(after.contains(&format!(
+        r#"azione_workers_live{{queue="{TICKET_QUEUE}"}} 1"#
+    )));
 
     let worker_url = |path: &str| format!("http://{}{path}", app.worker_addr);
     let worker_metrics = app
@@ -324,7 +311,9 @@ async fn metrics_move_as_bookings_confirmations_and_check_ins_happen() {
             .contains(r#"azione_email_send_duration_seconds_count{purpose="confirmation"} 1"#),
         "{worker_metrics}"
     );
-    assert!(worker_metrics.contains(r#"azione_jobs_total{queue="email.ticket",outcome="ok"} 1"#));
+    assert!(worker_metrics.contains(&format!(
+        r#"azione_jobs_total{{queue="{TICKET_QUEUE}",outcome="ok"}} 1"#
+    )));
     assert_eq!(
         app.client
             .get(worker_url("/metrics"))
@@ -392,34 +381,32 @@ async fn a_missing_worker_does_not_go_unnoticed() {
     assert!(
         alerts
             .iter()
-            .any(|a| a.contains("No live worker for email.confirmation")),
+            .any(|a| a.contains(&format!("No live worker for {CONFIRMATION_QUEUE}"))),
         "{alerts:?}"
     );
-    assert!(metrics.contains(r#"azione_workers_live{queue="email.confirmation"} 0"#));
+    assert!(metrics.contains(&format!(
+        r#"azione_workers_live{{queue="{CONFIRMATION_QUEUE}"}} 0"#
+    )));
     assert!(!metrics.contains("azione_queue_alerts 0"));
 
     let healthy = TestApp::spawn().await;
     let operator = healthy.api_key(Role::Operator).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let report = eventually("the healthy app's alerts to clear", || async {
         let report = queue_report(&healthy, &operator).await;
-        if report["alerts"].as_array().unwrap().is_empty() {
-            assert!(
-                report["workers"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .all(|w| w["live"] == true)
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "alerts stayed: {}",
-            report["alerts"]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        report["alerts"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+            .then_some(report)
+    })
+    .await;
+    assert!(
+        report["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["live"] == true)
+    );
 }
 
 /// id, status, name, email, phone, notes, party size.
@@ -547,4 +534,41 @@ fn json_logs_are_one_object_per_line() {
         let value: Value = serde_json::from_str(line).expect("a JSON object per line");
         assert!(value["timestamp"].is_string() && value["level"].is_string());
     }
+}
+
+#[tokio::test]
+async fn run_pending_jobs_sends_each_queued_e_mail_once_through_the_workers_handlers() {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    for n in 0..3 {
+        app.book(id, &format!("queued{n}@example.org"), 1).await;
+    }
+    assert_eq!(
+        app.job_counts().await.get("Pending"),
+        Some(&3),
+        "no job runs by itself"
+    );
+
+    app.run_pending_jobs().await;
+    app.run_pending_jobs().await;
+
+    assert_eq!(app.smtp.messages().len(), 3, "each e-mail once");
+    let counts = app.job_counts().await;
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        [("Done".to_owned(), 3)]
+    );
+    let ok = [("queue", CONFIRMATION_QUEUE), ("outcome", "ok")];
+    assert_eq!(app.worker_metrics.counter("azione_jobs_total", &ok), 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "jobs failed or left in the queue")]
+async fn run_pending_jobs_fails_the_test_when_a_job_fails() {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    app.smtp.set_mode(Mode::RejectRecipients);
+    app.book(id, "refused@example.org", 1).await;
+
+    app.run_pending_jobs().await;
 }

@@ -171,8 +171,11 @@ impl Rig {
 
     /// Waits until every address has at least one e-mail.
     async fn wait_for_mail_to_all(&self, emails: &[String]) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
+        let what = format!(
+            "an e-mail to each of the {} accepted bookings",
+            emails.len()
+        );
+        tests::eventually_within(PATIENCE, &what, || async {
             let mailed: std::collections::HashSet<String> = self
                 .smtp
                 .messages()
@@ -180,19 +183,9 @@ impl Rig {
                 .flat_map(|m| m.to)
                 .map(|t| t.to_lowercase())
                 .collect();
-            let missing: Vec<&String> = emails.iter().filter(|e| !mailed.contains(*e)).collect();
-            if missing.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {} accepted bookings never got an e-mail, e.g. {:?}",
-                missing.len(),
-                emails.len(),
-                missing.first()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            emails.iter().all(|e| mailed.contains(e)).then_some(())
+        })
+        .await;
     }
 
     /// Nothing lost: one reservation per accepted booking, no reservation without its job, no
@@ -526,11 +519,11 @@ async fn a_worker_killed_five_times_while_a_backlog_drains_loses_no_email() {
     for _ in 0..5 {
         rig.start_worker().await;
         let before = rig.smtp.message_count();
-        let deadline = Instant::now() + PATIENCE;
-        while rig.smtp.message_count() < before + 10 && rig.smtp.message_count() < 200 {
-            assert!(Instant::now() < deadline, "the worker sent nothing");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        tests::eventually_within(PATIENCE, "the worker to send ten e-mails", || async {
+            let sent = rig.smtp.message_count();
+            (sent >= before + 10 || sent >= 200).then_some(())
+        })
+        .await;
         let worker = rig.worker.take().expect("worker");
         process::signal(worker.pid(), "KILL");
         drop(worker);

@@ -6,11 +6,11 @@
 use common::auth::Role;
 use futures::StreamExt;
 use reqwest::Method;
-use tests::TestApp;
+use tests::{StaffClient, TestApp};
 
 #[tokio::test]
 async fn odd_http_methods_do_not_grow_the_metrics() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let methods: Vec<Method> = (0..3000)
         .map(|_| {
             let token = uuid::Uuid::new_v4().simple().to_string().repeat(6);
@@ -70,7 +70,7 @@ async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response
 
 #[tokio::test]
 async fn a_locked_account_stays_locked_under_any_spelling_of_its_address() {
-    let app = TestApp::spawn_with(|c| c.booking.rate_limit_per_minute = 0).await;
+    let app = TestApp::spawn_with(|c| c.rate_limit.per_minute = 0).await;
     let (email, password) = app.create_staff(Role::Admin).await;
     assert!(email.starts_with("admin-"));
     for _ in 0..5 {
@@ -93,7 +93,7 @@ async fn a_locked_account_stays_locked_under_any_spelling_of_its_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_wrong_passwords_get_no_more_guesses_than_the_limit() {
-    let app = TestApp::spawn_with(|c| c.booking.rate_limit_per_minute = 0).await;
+    let app = TestApp::spawn_with(|c| c.rate_limit.per_minute = 0).await;
     let (email, password) = app.create_staff(Role::Editor).await;
 
     let statuses: Vec<u16> = futures::future::join_all((0..40).map(|n| {
@@ -118,7 +118,7 @@ async fn concurrent_wrong_passwords_get_no_more_guesses_than_the_limit() {
 
 #[tokio::test]
 async fn the_lockout_holds_in_another_web_process_on_the_same_database() {
-    let app = TestApp::spawn_with(|c| c.booking.rate_limit_per_minute = 0).await;
+    let app = TestApp::spawn_with(|c| c.rate_limit.per_minute = 0).await;
     let (email, password) = app.create_staff(Role::Editor).await;
     for _ in 0..5 {
         assert_eq!(log_in(&app, &email, "wrong password").await.status(), 401);
@@ -143,7 +143,7 @@ async fn the_lockout_holds_in_another_web_process_on_the_same_database() {
 async fn healthz_answers_while_48_logins_are_hashing_passwords() {
     // One runtime thread serves the app and the test: a password hash computed on it would
     // hold up every other request until it is done.
-    let app = TestApp::spawn_with(|c| c.booking.rate_limit_per_minute = 0).await;
+    let app = TestApp::spawn_with(|c| c.rate_limit.per_minute = 0).await;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let logins: Vec<_> = (0..48)
         .map(|n| {
@@ -164,21 +164,14 @@ async fn healthz_answers_while_48_logins_are_hashing_passwords() {
         })
         .collect();
     // Every login has been counted, so each is at its password check or past it.
-    let deadline = tokio::time::Instant::now() + tests::app::PATIENCE;
-    loop {
+    tests::eventually("all 48 logins counted", || async {
         let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures")
             .fetch_one(&app.db)
             .await
             .unwrap();
-        if counted == 48 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{counted} logins counted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+        (counted == 48).then_some(())
+    })
+    .await;
 
     let health = app.get("/healthz").await;
     let finished_logins = done.load(std::sync::atomic::Ordering::SeqCst);
@@ -207,20 +200,10 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn creating_staff_never_changes_an_existing_account() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let (email, password) = app.create_staff(Role::Door).await;
     let id = staff_id(&app, &email).await;
-    let (door, _) = {
-        let client = TestApp::browserless_client();
-        let login = client
-            .post(app.url("/admin/login"))
-            .form(&[("email", email.as_str()), ("password", password.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(login.status(), 303);
-        (client, ())
-    };
+    let door = StaffClient::log_in(&app.url(""), Role::Door, &email, &password).await;
     sqlx::query("UPDATE staff_users SET disabled_at = now() WHERE id = $1")
         .bind(id)
         .execute(&app.db)
@@ -254,50 +237,37 @@ async fn creating_staff_never_changes_an_existing_account() {
         401
     );
     assert_eq!(
-        door.get(app.url("/checkin")).send().await.unwrap().status(),
+        door.get("/checkin").await.status(),
         303,
         "disabled, so logged out"
     );
 
-    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await;
     let form = admin
-        .post(app.url("/admin/staff"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email.as_str()),
-            ("password", "a brand new password"),
-            ("role", "admin"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/admin/staff",
+            &[
+                ("email", email.as_str()),
+                ("password", "a brand new password"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
     assert_eq!(form.status(), 409);
     assert!(form.text().await.unwrap().contains(r#"id="f-email-error""#));
 }
 
 #[tokio::test]
 async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let (email, _) = app.create_staff(Role::Editor).await;
-    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await;
     // The editor logs in (a second staff user of the same role is fine: log_in makes its own).
-    let (editor, _) = app.log_in(Role::Editor).await;
-    let editor_email: String =
-        sqlx::query_scalar("SELECT email FROM staff_users WHERE role = 'editor' AND email <> $1")
-            .bind(&email)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let editor = app.log_in(Role::Editor).await;
+    assert_ne!(editor.email, email);
+    let editor_email = editor.email.clone();
     let editor_id = staff_id(&app, &editor_email).await;
-    assert_eq!(
-        editor
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(editor.get("/admin/rooms").await.status(), 200);
 
     let reset = app
         .admin_request(
@@ -309,12 +279,7 @@ async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
 
     assert_eq!(reset.status(), 200);
     assert_eq!(
-        editor
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        editor.get("/admin/rooms").await.status(),
         303,
         "the old session ended"
     );
@@ -337,44 +302,22 @@ async fn a_password_reset_ends_the_users_sessions_and_is_audited() {
     );
 
     // Disable and enable from the page: separate, audited, each ending sessions.
-    let (second, _) = {
-        let client = TestApp::browserless_client();
-        client
-            .post(app.url("/admin/login"))
-            .form(&[
-                ("email", editor_email.as_str()),
-                ("password", "the new password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        (client, ())
-    };
-    assert_eq!(
-        second
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let second = StaffClient::log_in(
+        &app.url(""),
+        Role::Editor,
+        &editor_email,
+        "the new password",
+    )
+    .await;
+    assert_eq!(second.get("/admin/rooms").await.status(), 200);
     for action in ["disable", "enable"] {
         let done = admin
-            .post(app.url(&format!("/admin/staff/{editor_id}")))
-            .form(&[("csrf_token", csrf.as_str()), ("action", action)])
-            .send()
-            .await
-            .unwrap();
+            .post_form(&format!("/admin/staff/{editor_id}"), &[("action", action)])
+            .await;
         assert_eq!(done.status(), 303, "{action}");
     }
     assert_eq!(
-        second
-            .get(app.url("/admin/rooms"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        second.get("/admin/rooms").await.status(),
         303,
         "disabling ended the session"
     );
@@ -471,7 +414,7 @@ async fn create_staff_on_the_command_line_creates_only_and_update_resets_the_pas
 
 #[tokio::test]
 async fn every_redirect_trick_after_login_lands_on_the_site() {
-    let app = TestApp::spawn_with(|c| c.booking.rate_limit_per_minute = 0).await;
+    let app = TestApp::spawn_with(|c| c.rate_limit.per_minute = 0).await;
     let (email, password) = app.create_staff(Role::Editor).await;
     let tricks = [
         "/\t/evil.example",
@@ -514,7 +457,7 @@ async fn every_redirect_trick_after_login_lands_on_the_site() {
 
 #[tokio::test]
 async fn a_login_posted_from_another_site_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let (email, password) = app.create_staff(Role::Editor).await;
     let attempt = |headers: &[(&'static str, String)]| {
         let mut request = app
@@ -555,71 +498,28 @@ async fn a_login_posted_from_another_site_is_refused() {
     assert_eq!(ours.status(), 303);
 }
 
-/// Every state-changing route of the router, read from the `.route(…)` calls in the web
-/// crate's source, with `{…}` segments filled in.
+/// Every state-changing route of the router, read from its route table (`web::routes::TABLE`),
+/// with `{…}` segments filled in.
 fn state_changing_routes() -> Vec<(Method, String)> {
-    let mut dirs = vec![std::path::PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../web/src"
-    ))];
-    let mut routes = Vec::new();
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let source = std::fs::read_to_string(&path).unwrap();
-            let mut rest = source.as_str();
-            while let Some(at) = rest.find(".route(") {
-                rest = &rest[at + ".route(".len()..];
-                let mut depth = 1;
-                let end = rest
-                    .char_indices()
-                    .find(|(_, c)| {
-                        depth += match c {
-                            '(' => 1,
-                            ')' => -1,
-                            _ => 0,
-                        };
-                        depth == 0
-                    })
-                    .map(|(i, _)| i)
-                    .unwrap();
-                let call = &rest[..end];
-                let template = call.split('"').nth(1).unwrap();
-                let filled: String = template
-                    .split('/')
-                    .map(|segment| {
-                        if segment.starts_with('{') {
-                            uuid::Uuid::new_v4().to_string()
-                        } else {
-                            segment.to_owned()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("/");
-                for (name, method) in [
-                    ("post", Method::POST),
-                    ("patch", Method::PATCH),
-                    ("delete", Method::DELETE),
-                    ("put", Method::PUT),
-                ] {
-                    let called = call.match_indices(&format!("{name}(")).any(|(i, _)| {
-                        !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
-                    });
-                    if called {
-                        routes.push((method, filled.clone()));
+    web::routes::TABLE
+        .iter()
+        .filter(|(_, method, _)| !matches!(*method, "get" | "head" | "options"))
+        .map(|(_, method, template)| {
+            let filled = template
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        uuid::Uuid::new_v4().to_string()
+                    } else {
+                        segment.to_owned()
                     }
-                }
-            }
-        }
-    }
-    routes
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            (method, filled)
+        })
+        .collect()
 }
 
 /// Routes that anyone may use without logging in; they change nothing of a session's.
@@ -651,8 +551,8 @@ fn is_anonymous(path: &str) -> bool {
 
 #[tokio::test]
 async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
-    let app = TestApp::spawn().await;
-    let (admin, csrf) = app.log_in(Role::Admin).await;
+    let app = TestApp::spawn_without_worker().await;
+    let admin = app.log_in(Role::Admin).await;
     let routes = state_changing_routes();
     assert!(routes.len() >= 20, "found only {routes:?}");
     for pattern in ANONYMOUS_POSTS {
@@ -667,6 +567,7 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
     let mut checked = 0;
     for (method, path) in routes.iter().filter(|(_, path)| !is_anonymous(path)) {
         let as_form = admin
+            .client
             .request(method.clone(), app.url(path))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body("name=x&csrf_token=forged")
@@ -674,6 +575,7 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
             .await
             .unwrap();
         let as_json = admin
+            .client
             .request(method.clone(), app.url(path))
             .json(&serde_json::json!({}))
             .send()
@@ -687,21 +589,14 @@ async fn every_state_changing_route_refuses_a_session_without_its_csrf_token() {
 
     // The session itself still works, with its token.
     let with_token = admin
-        .post(app.url("/admin/rooms"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("name", "Sala"),
-            ("capacity", "10"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/admin/rooms", &[("name", "Sala"), ("capacity", "10")])
+        .await;
     assert_eq!(with_token.status(), 303);
 }
 
 #[tokio::test]
 async fn the_confirmation_email_does_not_carry_the_name_a_visitor_typed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(tests::PerformanceSpec::default())
         .await;
@@ -726,7 +621,7 @@ async fn the_confirmation_email_does_not_carry_the_name_a_visitor_typed() {
 
 #[tokio::test]
 async fn the_booking_form_refuses_fields_it_does_not_have() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(tests::PerformanceSpec::default())
         .await;
@@ -760,12 +655,12 @@ async fn the_booking_form_refuses_fields_it_does_not_have() {
 
 #[tokio::test]
 async fn staff_pages_personal_data_and_tokens_are_never_cached() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app
         .create_performance(tests::PerformanceSpec::default())
         .await;
     let ticket = app.ticket_for(id, "cached@example.org", 1).await;
-    let (admin, _) = app.log_in(Role::Admin).await;
+    let admin = app.log_in(Role::Admin).await.client;
     let pages = [
         "/admin".to_owned(),
         "/admin/rooms".to_owned(),
@@ -837,7 +732,7 @@ fn the_worker_refuses_smtp_credentials_over_a_clear_connection() {
 #[tokio::test]
 async fn ipv6_clients_share_one_budget_per_64_prefix() {
     let app = TestApp::spawn_with(|c| {
-        c.booking.rate_limit_per_minute = 2;
+        c.rate_limit.per_minute = 2;
         c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
@@ -869,9 +764,9 @@ async fn ipv6_clients_share_one_budget_per_64_prefix() {
 
 #[tokio::test]
 async fn admin_with_a_trailing_slash_is_the_admin_landing_page() {
-    let app = TestApp::spawn().await;
-    let (editor, _) = app.log_in(Role::Editor).await;
-    let (door, _) = app.log_in(Role::Door).await;
+    let app = TestApp::spawn_without_worker().await;
+    let editor = app.log_in(Role::Editor).await.client;
+    let door = app.log_in(Role::Door).await.client;
 
     let anonymous = app.get("/admin/").await;
     let as_editor = editor.get(app.url("/admin/")).send().await.unwrap();
@@ -885,12 +780,7 @@ async fn admin_with_a_trailing_slash_is_the_admin_landing_page() {
             .starts_with("/admin/login")
     );
     assert_eq!(as_editor.status(), 200);
-    assert!(
-        as_editor
-            .text()
-            .await
-            .unwrap()
-            .contains(r#"<meta name="csrf-token""#)
-    );
+    let page = tests::Page::parse(&as_editor.text().await.unwrap());
+    assert!(!page.csrf_token().is_empty());
     assert_eq!(as_door.headers()["location"], "/checkin");
 }

@@ -19,7 +19,7 @@ pub fn decode_qr(png: &[u8]) -> String {
 
 #[tokio::test]
 async fn the_ticket_email_carries_a_qr_code_of_the_ticket_url_only_and_a_cancel_link() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
 
     let t = app.ticket_for(id, "ticketholder@example.org", 2).await;
@@ -50,7 +50,7 @@ async fn the_ticket_email_carries_a_qr_code_of_the_ticket_url_only_and_a_cancel_
 
 #[tokio::test]
 async fn the_ticket_page_is_neutral_for_anonymous_visitors_and_changes_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "private-person@example.org", 3).await;
 
@@ -80,7 +80,7 @@ async fn the_ticket_page_is_neutral_for_anonymous_visitors_and_changes_nothing()
 
 #[tokio::test]
 async fn cancelling_frees_exactly_the_party_size_is_idempotent_and_voids_the_ticket() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let other = app.ticket_for(id, "stays@example.org", 1).await;
     let t = app.ticket_for(id, "leaves@example.org", 4).await;
@@ -125,7 +125,7 @@ async fn cancelling_frees_exactly_the_party_size_is_idempotent_and_voids_the_tic
 
 #[tokio::test]
 async fn a_checked_in_reservation_cannot_be_cancelled() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "arrived@example.org", 2).await;
     let door = app.api_key(common::auth::Role::Door).await;
@@ -150,7 +150,7 @@ async fn a_checked_in_reservation_cannot_be_cancelled() {
 
 #[tokio::test]
 async fn tokens_only_work_for_their_own_purpose() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let t = app.ticket_for(id, "purpose@example.org", 1).await;
     let door = app.api_key(common::auth::Role::Door).await;
@@ -197,7 +197,7 @@ async fn tokens_only_work_for_their_own_purpose() {
 
 #[tokio::test]
 async fn issuing_a_ticket_again_revokes_the_earlier_one() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
     let first = app.ticket_for(id, "twice@example.org", 2).await;
     let reservation: uuid::Uuid = sqlx::query_scalar("SELECT id FROM reservations")
@@ -253,22 +253,16 @@ async fn re_send_during_a_slow_ticket_e_mail(slots: usize) {
             .await
             .expect("reservation");
     // The first ticket e-mail is under way: its job holds the sending lease.
-    let deadline = tokio::time::Instant::now() + tests::app::PATIENCE;
-    while sqlx::query_scalar::<_, Option<String>>(
-        "SELECT ticket_send_by FROM reservations WHERE id = $1",
-    )
-    .bind(reservation)
-    .fetch_one(&app.db)
-    .await
-    .expect("lease")
-    .is_none()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no ticket job started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    tests::eventually("a ticket job to take the sending lease", || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT ticket_send_by FROM reservations WHERE id = $1",
+        )
+        .bind(reservation)
+        .fetch_one(&app.db)
+        .await
+        .expect("lease")
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let resent = app
         .admin_request(

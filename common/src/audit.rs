@@ -4,11 +4,58 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+/// What an audit entry records, stored as its dotted name (`room.create`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    RoomCreate,
+    RoomUpdate,
+    PerformanceCreate,
+    PerformanceUpdate,
+    TicketResend,
+    StaffCreate,
+    StaffRole,
+    StaffDisable,
+    StaffEnable,
+    StaffPasswordReset,
+    ApiKeyCreate,
+    ApiKeyRevoke,
+    Checkin,
+    JobRetry,
+    JobKill,
+    JobRetryAllFailed,
+    WaitlistRemove,
+}
+
+impl AuditAction {
+    /// The name stored in `audit_log.action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::RoomCreate => "room.create",
+            AuditAction::RoomUpdate => "room.update",
+            AuditAction::PerformanceCreate => "performance.create",
+            AuditAction::PerformanceUpdate => "performance.update",
+            AuditAction::TicketResend => "ticket.resend",
+            AuditAction::StaffCreate => "staff.create",
+            AuditAction::StaffRole => "staff.role",
+            AuditAction::StaffDisable => "staff.disable",
+            AuditAction::StaffEnable => "staff.enable",
+            AuditAction::StaffPasswordReset => "staff.password_reset",
+            AuditAction::ApiKeyCreate => "api_key.create",
+            AuditAction::ApiKeyRevoke => "api_key.revoke",
+            AuditAction::Checkin => "checkin",
+            AuditAction::JobRetry => "job.retry",
+            AuditAction::JobKill => "job.kill",
+            AuditAction::JobRetryAllFailed => "job.retry_all_failed",
+            AuditAction::WaitlistRemove => "waitlist.remove",
+        }
+    }
+}
+
 /// Appends an entry in the caller's transaction, so it exists exactly when the change does.
 pub async fn record(
     conn: &mut PgConnection,
     actor: &str,
-    action: &str,
+    action: AuditAction,
     subject_id: Option<Uuid>,
     details: Value,
 ) -> Result<(), sqlx::Error> {
@@ -16,7 +63,7 @@ pub async fn record(
         "INSERT INTO audit_log (actor, action, subject_id, details) VALUES ($1, $2, $3, $4)",
     )
     .bind(actor)
-    .bind(action)
+    .bind(action.as_str())
     .bind(subject_id)
     .bind(details)
     .execute(conn)

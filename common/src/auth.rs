@@ -138,6 +138,17 @@ pub async fn revoke_api_key(conn: &mut PgConnection, id: Uuid) -> Result<bool, s
     Ok(done.rows_affected() == 1)
 }
 
+/// The one password rule for staff users, used by the API, the pages and the command line:
+/// `Err` says what is wrong, in words that follow "the password".
+pub fn check_password_rule(password: &str) -> Result<(), &'static str> {
+    let length = password.chars().count();
+    if (8..=1000).contains(&length) {
+        Ok(())
+    } else {
+        Err("must be 8 to 1000 characters")
+    }
+}
+
 /// Hashes a password with argon2id (the crate draws a fresh salt).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     Argon2::default()

@@ -2,19 +2,15 @@
 //! the same transaction, queue the confirmation e-mail. Pending reservations hold no seats; the
 //! capacity check here only refuses requests that could not be confirmed right now.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use email_address::{EmailAddress, Options};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::catalogue::{self, BookingStatus};
 use crate::jobs::{self, SendConfirmationEmail};
-
-/// Field name → what is wrong with it, as the API's `fields` object.
-pub type FieldErrors = BTreeMap<String, String>;
+use crate::validation::FieldErrors;
 
 /// Upper bound on any party size, whatever a performance allows.
 pub const MAX_PARTY_SIZE: i64 = 1000;
@@ -250,6 +246,38 @@ pub(crate) async fn over_email_limits(
 }
 
 /// What staff with access to personal data see of a reservation.
+/// Where a reservation is in its life, as stored in `reservations.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ReservationStatus {
+    /// Booked, waiting for the e-mail link; holds no seats.
+    Pending,
+    /// Confirmed: holds its seats and has a ticket.
+    Confirmed,
+    Cancelled,
+    /// Left unconfirmed too long.
+    Expired,
+}
+
+impl ReservationStatus {
+    /// The stored and contract spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Pending => "pending",
+            ReservationStatus::Confirmed => "confirmed",
+            ReservationStatus::Cancelled => "cancelled",
+            ReservationStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for ReservationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Reservation {
     pub id: Uuid,
@@ -259,7 +287,7 @@ pub struct Reservation {
     pub phone: Option<String>,
     pub notes: Option<String>,
     pub party_size: i32,
-    pub status: String,
+    pub status: ReservationStatus,
     pub created_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,

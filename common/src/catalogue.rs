@@ -4,6 +4,8 @@
 //! confirmation and offers (under the performance row lock) do.
 
 use chrono::{DateTime, Utc};
+use std::ops::RangeInclusive;
+
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -270,6 +272,43 @@ pub struct PerformanceSettings {
     pub checkin_opens_minutes_before: i32,
     pub checkin_closes_minutes_after: i32,
 }
+
+impl PerformanceSettings {
+    /// Seats staff may add to a room's capacity, or mark as occupied.
+    pub const SEATS: RangeInclusive<i32> = 0..=100_000;
+    /// The largest party one reservation may book.
+    pub const PARTY_SIZE: RangeInclusive<i32> = 1..=1000;
+    /// Minutes before the start check-in opens, or after it closes (a week at most).
+    pub const CHECKIN_MINUTES: RangeInclusive<i32> = 0..=10_080;
+    /// Default party-size limit (as the migration's column default).
+    pub const DEFAULT_MAX_PARTY_SIZE: i32 = 10;
+    /// Default minutes before the start that check-in opens.
+    pub const DEFAULT_CHECKIN_OPENS_MINUTES_BEFORE: i32 = 120;
+    /// Default minutes after the start that check-in closes.
+    pub const DEFAULT_CHECKIN_CLOSES_MINUTES_AFTER: i32 = 180;
+
+    /// A new performance with the contract's defaults for everything staff did not set.
+    pub fn with_defaults(
+        show_id: Uuid,
+        room_id: Uuid,
+        starts_at: DateTime<Utc>,
+    ) -> PerformanceSettings {
+        PerformanceSettings {
+            show_id,
+            room_id,
+            starts_at,
+            additional_seats: 0,
+            manually_occupied_seats: 0,
+            max_party_size: Self::DEFAULT_MAX_PARTY_SIZE,
+            booking_status: BookingStatus::Scheduled,
+            checkin_opens_minutes_before: Self::DEFAULT_CHECKIN_OPENS_MINUTES_BEFORE,
+            checkin_closes_minutes_after: Self::DEFAULT_CHECKIN_CLOSES_MINUTES_AFTER,
+        }
+    }
+}
+
+/// Rooms seat at most this many.
+pub const ROOM_CAPACITY: RangeInclusive<i32> = 0..=100_000;
 
 /// Creates a performance and returns its id.
 pub async fn insert_performance(

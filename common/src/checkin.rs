@@ -2,6 +2,7 @@
 //! number of concurrent scans of one ticket exactly one succeeds; a scanner retrying the same
 //! attempt (same nonce) gets the original answer back instead of "already checked in".
 
+use crate::booking::ReservationStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -72,7 +73,7 @@ pub struct CheckinRequest<'a> {
 struct ReservationRow {
     reservation_id: Uuid,
     revoked: bool,
-    status: String,
+    status: ReservationStatus,
     party_size: i32,
     checked_in_at: Option<DateTime<Utc>>,
     performance_id: Uuid,
@@ -117,7 +118,7 @@ pub async fn check_in(
     if req.performance_id.is_some_and(|id| id != r.performance_id) {
         return Err(CheckinError::WrongPerformance);
     }
-    if r.revoked || r.status != "confirmed" {
+    if r.revoked || r.status != ReservationStatus::Confirmed {
         return Err(CheckinError::NotValid);
     }
     if let Some(checked_in_at) = r.checked_in_at {

@@ -15,6 +15,7 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     pub jobs: JobsConfig,
     pub booking: BookingConfig,
+    pub rate_limit: RateLimitConfig,
     /// Signs sessions and CSRF tokens; at least 32 bytes.
     pub secret_key: SecretString,
     /// `https://tickets.example.org`, without a trailing slash.
@@ -88,12 +89,18 @@ pub struct JobsConfig {
     pub alert_oldest_waiting: Duration,
 }
 
+/// Per-client request budgets of the public endpoints and the login form.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Requests per minute per client address and endpoint; 0 disables every rate limit
+    /// (and the per-address booking caps with it).
+    pub per_minute: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct BookingConfig {
     /// Lifetime of a new confirmation token; zero makes it expire at once (for tests).
     pub confirmation_ttl: Duration,
-    /// Requests per minute per client address and endpoint; 0 disables every rate limit.
-    pub rate_limit_per_minute: u32,
     /// Reservations one e-mail address may make in an hour (all performances).
     pub email_bookings_per_hour: u32,
     /// Unconfirmed reservations one e-mail address may hold for one performance.
@@ -181,7 +188,6 @@ impl Config {
                 confirmation_ttl: Duration::from_secs(
                     60 * var_or("CONFIRMATION_TTL_MINUTES", 1440u64)?,
                 ),
-                rate_limit_per_minute: var_or("RATE_LIMIT_PER_MINUTE", 20)?,
                 email_bookings_per_hour: var_or("EMAIL_BOOKINGS_PER_HOUR", 10)?,
                 email_pending_per_performance: var_or("EMAIL_PENDING_PER_PERFORMANCE", 3)?,
                 waitlist_offer_hold: Duration::from_secs(
@@ -191,6 +197,9 @@ impl Config {
                     0 => None,
                     hours => Some(Duration::from_secs(3600 * hours)),
                 },
+            },
+            rate_limit: RateLimitConfig {
+                per_minute: var_or("RATE_LIMIT_PER_MINUTE", 20)?,
             },
             secret_key: secret_key.into(),
             public_base_url,
@@ -228,12 +237,12 @@ impl Config {
             },
             booking: BookingConfig {
                 confirmation_ttl: Duration::from_secs(3600),
-                rate_limit_per_minute: 0,
                 email_bookings_per_hour: 0,
                 email_pending_per_performance: 0,
                 waitlist_offer_hold: Duration::from_secs(120 * 60),
                 reminder_before: Some(Duration::from_secs(24 * 3600)),
             },
+            rate_limit: RateLimitConfig { per_minute: 0 },
             secret_key: "test-secret-key-that-is-long-enough-0123456789"
                 .to_owned()
                 .into(),

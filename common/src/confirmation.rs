@@ -2,6 +2,7 @@
 //! transaction we lock the performance row, recount confirmed seats, confirm or refuse, spend
 //! the token and queue the ticket e-mail. Repeating a successful confirmation is harmless.
 
+use crate::booking::ReservationStatus;
 use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -58,12 +59,14 @@ pub async fn confirm_reservation(
     let token = token
         .filter(|t| !t.revoked)
         .ok_or(ConfirmationError::InvalidToken)?;
-    match token.status.as_str() {
-        "confirmed" => return already(conn, &token).await,
-        "pending" if token.expired => return Err(ConfirmationError::TokenExpired),
-        "pending" => {}
-        "expired" => return Err(ConfirmationError::TokenExpired),
-        _ => return Err(ConfirmationError::InvalidToken),
+    match token.status {
+        ReservationStatus::Confirmed => return already(conn, &token).await,
+        ReservationStatus::Pending if token.expired => {
+            return Err(ConfirmationError::TokenExpired);
+        }
+        ReservationStatus::Pending => {}
+        ReservationStatus::Expired => return Err(ConfirmationError::TokenExpired),
+        ReservationStatus::Cancelled => return Err(ConfirmationError::InvalidToken),
     }
     // The lock and the recount are two statements on purpose: under READ COMMITTED a
     // statement sees the data as of its start, so the count must be read by a statement that
@@ -90,14 +93,17 @@ pub async fn confirm_reservation(
     .await?;
     if confirmed.is_none() {
         // Another request confirmed or cancelled it between our first read and the lock.
-        let status: String = sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1")
-            .bind(token.reservation_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        return match status.as_str() {
-            "confirmed" => already(conn, &token).await,
-            "expired" => Err(ConfirmationError::TokenExpired),
-            _ => Err(ConfirmationError::InvalidToken),
+        let status: ReservationStatus =
+            sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1")
+                .bind(token.reservation_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        return match status {
+            ReservationStatus::Confirmed => already(conn, &token).await,
+            ReservationStatus::Expired => Err(ConfirmationError::TokenExpired),
+            ReservationStatus::Pending | ReservationStatus::Cancelled => {
+                Err(ConfirmationError::InvalidToken)
+            }
         };
     }
     jobs::enqueue(
@@ -122,7 +128,7 @@ struct PresentedToken {
     expired: bool,
     performance_id: Uuid,
     party_size: i32,
-    status: String,
+    status: ReservationStatus,
 }
 
 /// The answer to a repeat: nothing changes but the token being marked as spent.

@@ -152,7 +152,8 @@ pub struct Lease {
 
 #[derive(sqlx::FromRow)]
 struct LeaseRow {
-    status: String,
+    /// Whether the row has the status its e-mail needs.
+    wanted: bool,
     sent: bool,
     generation: i32,
     holder: Option<String>,
@@ -179,7 +180,7 @@ pub async fn claim(
     } = email.shape();
     let (sent, generation) = record.state();
     let row: Option<LeaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT r.status, {sent} AS sent, {generation} AS generation, r.{send_by} AS holder,
+        "SELECT r.status = '{wanted_status}' AS wanted, {sent} AS sent, {generation} AS generation, r.{send_by} AS holder,
                 r.{started_at} > now() - make_interval(secs => $3)
                 AND EXISTS (SELECT 1 FROM apalis.workers w
                              WHERE w.id = r.{send_by}
@@ -196,7 +197,7 @@ pub async fn claim(
     let Some(row) = row else {
         return Ok(Claim::NotNeeded);
     };
-    if row.sent || row.status != wanted_status {
+    if row.sent || !row.wanted {
         return Ok(Claim::NotNeeded);
     }
     let resumed = match row.holder.as_deref() {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod booking;
+pub mod cancellation;
 pub mod catalogue;
 pub mod checkin;
 pub mod config;
@@ -14,7 +15,9 @@ pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod reminders;
+pub mod retention;
 pub mod telemetry;
 pub mod tickets;
 pub mod token;
+pub mod validation;
 pub mod waitlist;

@@ -1,6 +1,6 @@
 //! What operators see and do: queue figures from apalis's own tables, retry and kill actions,
-//! and the housekeeping queries the worker runs on a schedule (reviving jobs that failed for
-//! transient reasons, expiring unconfirmed reservations, erasing personal data when due).
+//! and the queue housekeeping the worker runs on a schedule (reviving jobs that failed for
+//! transient reasons, deleting old finished jobs). Expiry and erasure are in `retention`.
 
 use std::time::Duration;
 
@@ -227,50 +227,6 @@ pub async fn revive_transient_failures(
     .bind(QUEUES.as_slice())
     .bind(rest.as_secs_f64())
     .bind(window.as_secs_f64())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
-}
-
-/// Expires pending reservations that can no longer be confirmed and erases their personal data:
-/// older than the confirmation lifetime, with no live confirmation link, and either e-mailed
-/// already or older than `give_up` (an e-mail that could not be sent for that long).
-pub async fn expire_pending_reservations(
-    conn: &mut PgConnection,
-    confirmation_ttl: Duration,
-    give_up: Duration,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE reservations r
-            SET status = 'expired', name = NULL, email = NULL, phone = NULL, notes = NULL,
-                personal_data_erased_at = now()
-          WHERE r.status = 'pending' AND r.created_at < now() - make_interval(secs => $1)
-            AND (r.confirmation_sent_at IS NOT NULL OR r.created_at < now() - make_interval(secs => $2))
-            AND NOT EXISTS (SELECT 1 FROM reservation_tokens t
-                             WHERE t.reservation_id = r.id AND t.purpose = 'confirm' AND t.revoked_at IS NULL
-                               AND (t.expires_at IS NULL OR t.expires_at > now()))",
-    )
-    .bind(confirmation_ttl.as_secs_f64())
-    .bind(give_up.as_secs_f64())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
-}
-
-/// Erases name, e-mail, phone and notes of reservations whose performance was more than
-/// `retention` ago; party sizes, statuses and times stay for the counts.
-pub async fn erase_personal_data(
-    conn: &mut PgConnection,
-    retention: Duration,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE reservations r
-            SET name = NULL, email = NULL, phone = NULL, notes = NULL, personal_data_erased_at = now()
-           FROM performances p
-          WHERE p.id = r.performance_id AND r.personal_data_erased_at IS NULL
-            AND p.starts_at < now() - make_interval(secs => $1)",
-    )
-    .bind(retention.as_secs_f64())
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

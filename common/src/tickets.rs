@@ -1,13 +1,16 @@
 //! Tickets: after confirmation the worker issues a ticket token (the QR code) and a cancel
 //! token (the cancel link), both random, hashed at rest and bound to their purpose. The ticket
-//! is valid for its performance until the end of the check-in window. Cancelling frees the
-//! seats and revokes the ticket.
+//! is valid for its performance until the end of the check-in window. Cancelling (which frees
+//! the seats and revokes the ticket) is in `cancellation`.
+
+use crate::booking::ReservationStatus;
 
 use chrono::{DateTime, Utc};
+
 use sqlx::{FromRow, PgConnection};
+
 use uuid::Uuid;
 
-use crate::catalogue;
 use crate::token::{self, RawToken, TokenHash, TokenPurpose};
 
 /// What the confirmation and ticket e-mails need to know of a reservation.
@@ -17,7 +20,7 @@ pub struct Recipient {
     pub email: Option<String>,
     pub name: Option<String>,
     pub party_size: i32,
-    pub status: String,
+    pub status: ReservationStatus,
     pub confirmation_sent: bool,
     pub ticket_sent: bool,
     pub performance_id: Uuid,
@@ -99,7 +102,7 @@ pub struct TicketView {
     pub starts_at: DateTime<Utc>,
     pub room: String,
     pub party_size: i32,
-    pub status: String,
+    pub status: ReservationStatus,
     pub checked_in_at: Option<DateTime<Utc>>,
     pub revoked: bool,
 }
@@ -128,62 +131,6 @@ pub async fn find_ticket(
     .await
 }
 
-/// Why a cancellation did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum CancelError {
-    #[error("unknown, malformed or revoked token")]
-    InvalidToken,
-    #[error("the reservation was already checked in")]
-    NotValid,
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-/// Cancels the reservation a cancel token belongs to, freeing its seats; repeating is harmless.
-/// Returns the reservation id and whether this call cancelled it.
-pub async fn cancel_reservation(
-    conn: &mut PgConnection,
-    presented: &str,
-) -> Result<(Uuid, bool), CancelError> {
-    let hash = TokenHash::parse(presented).ok_or(CancelError::InvalidToken)?;
-    let token = token::find_token(conn, hash, TokenPurpose::Cancel)
-        .await?
-        .filter(|t| !t.revoked)
-        .ok_or(CancelError::InvalidToken)?;
-    let performance_id: Uuid =
-        sqlx::query_scalar("SELECT performance_id FROM reservations WHERE id = $1")
-            .bind(token.reservation_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    // The confirmed seat count changes: take the same lock confirmation takes.
-    catalogue::lock_performance(conn, performance_id).await?;
-    let (status, checked_in): (String, bool) = sqlx::query_as(
-        "SELECT status, checked_in_at IS NOT NULL FROM reservations WHERE id = $1 FOR UPDATE",
-    )
-    .bind(token.reservation_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    if status == "cancelled" {
-        return Ok((token.reservation_id, false));
-    }
-    if checked_in {
-        return Err(CancelError::NotValid);
-    }
-    sqlx::query("UPDATE reservations SET status = 'cancelled', cancelled_at = now() WHERE id = $1")
-        .bind(token.reservation_id)
-        .execute(&mut *conn)
-        .await?;
-    token::revoke_tokens(
-        conn,
-        token.reservation_id,
-        &[TokenPurpose::Ticket, TokenPurpose::Confirm],
-    )
-    .await?;
-    token::mark_token_used(conn, token.id).await?;
-    crate::waitlist::queue_offers(conn, performance_id).await?;
-    Ok((token.reservation_id, true))
-}
-
 /// Why a ticket could not be re-sent.
 #[derive(Debug, thiserror::Error)]
 pub enum ResendError {
@@ -202,14 +149,14 @@ pub async fn resend_ticket(
     reservation_id: Uuid,
     max_attempts: usize,
 ) -> Result<(), ResendError> {
-    let status: Option<String> =
+    let status: Option<ReservationStatus> =
         sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1 FOR UPDATE")
             .bind(reservation_id)
             .fetch_optional(&mut *conn)
             .await?;
-    match status.as_deref() {
+    match status {
         None => return Err(ResendError::NotFound),
-        Some("confirmed") => {}
+        Some(ReservationStatus::Confirmed) => {}
         Some(_) => return Err(ResendError::NotConfirmed),
     }
     token::revoke_tokens(

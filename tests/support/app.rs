@@ -9,10 +9,20 @@ use sqlx::PgPool;
 use tokio::{net::TcpListener, sync::watch};
 use uuid::Uuid;
 
-use crate::{db::TestDatabase, smtp::SmtpServer};
+use crate::{db::TestDatabase, eventually::eventually, smtp::SmtpServer, staff::StaffClient};
 
-/// How long helpers wait for background work before failing the test.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub use crate::eventually::PATIENCE;
+
+/// Who runs the queued jobs of a `TestApp`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Jobs {
+    /// The real worker, in the background.
+    Worker,
+    /// The test, through `run_pending_jobs`; the mail helpers call it before they look.
+    Test,
+    /// Nobody until the test starts a worker.
+    Waiting,
+}
 
 /// A running application.
 pub struct TestApp {
@@ -27,6 +37,8 @@ pub struct TestApp {
     /// The worker's metrics registry and health listener.
     pub worker_metrics: std::sync::Arc<common::metrics::Metrics>,
     pub worker_addr: SocketAddr,
+    jobs: worker::JobContext,
+    runs_jobs: Jobs,
     stop: watch::Sender<bool>,
     _database: TestDatabase,
 }
@@ -66,15 +78,21 @@ impl TestApp {
 
     /// Web and worker with a configuration adjusted by the test.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        TestApp::start(adjust, true).await
+        TestApp::start(adjust, Jobs::Worker).await
+    }
+
+    /// The web server, with no background worker: queued jobs run when the test calls
+    /// [`TestApp::run_pending_jobs`] (the mail helpers call it themselves).
+    pub async fn spawn_without_worker() -> TestApp {
+        TestApp::start(|_| {}, Jobs::Test).await
     }
 
     /// The web server only: jobs wait in the queue until a worker the test starts takes them.
     pub async fn spawn_web_only(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        TestApp::start(adjust, false).await
+        TestApp::start(adjust, Jobs::Waiting).await
     }
 
-    async fn start(adjust: impl FnOnce(&mut Config), with_worker: bool) -> TestApp {
+    async fn start(adjust: impl FnOnce(&mut Config), runs_jobs: Jobs) -> TestApp {
         let database = TestDatabase::create().await;
         let smtp = SmtpServer::start().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind web");
@@ -98,8 +116,9 @@ impl TestApp {
         let worker_metrics = jobs.metrics.clone();
         let worker_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind worker");
         let worker_addr = worker_listener.local_addr().expect("worker address");
-        if with_worker {
+        if runs_jobs == Jobs::Worker {
             let stopped = stopped.clone();
+            let jobs = jobs.clone();
             tokio::spawn(async move {
                 if let Err(e) =
                     worker::run_on(jobs, Some(worker_listener), until_stopped(stopped)).await
@@ -125,6 +144,8 @@ impl TestApp {
             web_metrics,
             worker_metrics,
             worker_addr,
+            jobs,
+            runs_jobs,
             stop,
             _database: database,
         }
@@ -297,76 +318,58 @@ impl TestApp {
         (email, password)
     }
 
-    /// A client with its own cookie store that does not follow redirects.
-    pub fn browserless_client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client")
+    /// Creates a staff user with this role and logs them in through the form.
+    pub async fn log_in(&self, role: Role) -> StaffClient {
+        let (email, password) = self.create_staff(role).await;
+        StaffClient::log_in(&self.url(""), role, &email, &password).await
     }
 
-    /// Creates a staff user and logs in through the form; returns a client holding the
-    /// session cookie and the session's CSRF token (read from the landing page's meta tag).
-    pub async fn log_in(&self, role: Role) -> (reqwest::Client, String) {
-        let (email, password) = self.create_staff(role).await;
-        let client = TestApp::browserless_client();
-        let response = client
-            .post(self.url("/admin/login"))
-            .form(&[("email", email.as_str()), ("password", password.as_str())])
-            .send()
+    /// Runs the queued jobs to completion through the worker's handlers, in this task, then
+    /// asserts that none failed and none is left waiting. Needs an app without a background
+    /// worker ([`TestApp::spawn_without_worker`] or [`TestApp::spawn_web_only`]).
+    pub async fn run_pending_jobs(&self) {
+        assert!(
+            self.runs_jobs != Jobs::Worker,
+            "run_pending_jobs races the background worker: spawn the app without one"
+        );
+        worker::run_pending_jobs(&self.jobs)
             .await
-            .expect("login");
-        assert_eq!(response.status(), 303, "login as {role:?}");
-        let landing = response.headers()["location"]
-            .to_str()
-            .expect("location")
-            .to_owned();
-        let page = client
-            .get(self.url(&landing))
-            .send()
-            .await
-            .expect("landing page");
-        assert_eq!(page.status(), 200, "landing page {landing} for {role:?}");
-        let html = page.text().await.expect("html");
-        (client, csrf_in(&html))
+            .expect("run pending jobs");
+        let counts = self.job_counts().await;
+        let unfinished: Vec<_> = counts.iter().filter(|(s, _)| *s != "Done").collect();
+        assert!(
+            unfinished.is_empty(),
+            "jobs failed or left in the queue: {unfinished:?}"
+        );
     }
 
     /// Waits until `count` messages have arrived for `email`.
+    /// With an app that runs jobs in the test, runs them first.
     pub async fn wait_for_mail(&self, email: &str, count: usize) -> Vec<crate::smtp::ReceivedMail> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let messages = self.smtp.messages_to(email);
-            if messages.len() >= count {
-                return messages;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {count} e-mail(s) to {email}, got {}",
-                messages.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        if self.runs_jobs == Jobs::Test {
+            self.run_pending_jobs().await;
         }
+        eventually(&format!("{count} e-mail(s) to {email}"), || async move {
+            Some(self.smtp.messages_to(email)).filter(|m| m.len() >= count)
+        })
+        .await
     }
 
     /// Waits until no job is waiting or running, then returns the count of jobs by status.
+    /// With an app that runs jobs in the test, runs them first.
     pub async fn wait_for_jobs(&self) -> std::collections::BTreeMap<String, i64> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
+        if self.runs_jobs == Jobs::Test {
+            self.run_pending_jobs().await;
+        }
+        eventually("no job waiting or running", || async move {
             let counts = self.job_counts().await;
             let busy: i64 = ["Pending", "Queued", "Running"]
                 .iter()
                 .filter_map(|s| counts.get(*s))
                 .sum();
-            if busy == 0 {
-                return counts;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "jobs still busy: {counts:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            (busy == 0).then_some(counts)
+        })
+        .await
     }
 
     /// Jobs of our queues by status; jobs scheduled for later (reminders, offer expiries) are
@@ -410,13 +413,4 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
-}
-
-/// The CSRF token in a page's `<meta name="csrf-token">`.
-pub fn csrf_in(html: &str) -> String {
-    html.split(r#"<meta name="csrf-token" content=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("csrf meta tag")
-        .to_owned()
 }

@@ -5,7 +5,10 @@ use std::{path::PathBuf, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::process::{self, Running};
+use crate::{
+    eventually::eventually_within,
+    process::{self, Running},
+};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -103,24 +106,24 @@ impl Browser {
 
     /// The element matching `css`, waiting up to ten seconds for it to appear.
     pub async fn element(&self, css: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let reply: Value = self
-                .http
-                .post(format!("{}/element", self.base))
-                .json(&json!({ "using": "css selector", "value": css }))
-                .send()
-                .await
-                .expect("find element")
-                .json()
-                .await
-                .expect("JSON");
-            if let Some(id) = reply["value"][ELEMENT].as_str() {
-                return id.to_owned();
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no element {css}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually_within(
+            Duration::from_secs(10),
+            &format!("element {css}"),
+            || async {
+                let reply: Value = self
+                    .http
+                    .post(format!("{}/element", self.base))
+                    .json(&json!({ "using": "css selector", "value": css }))
+                    .send()
+                    .await
+                    .expect("find element")
+                    .json()
+                    .await
+                    .expect("JSON");
+                reply["value"][ELEMENT].as_str().map(str::to_owned)
+            },
+        )
+        .await
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
@@ -180,18 +183,11 @@ impl Browser {
 
     /// Waits until the text of `css` contains `expected`; returns the text.
     pub async fn wait_for_text(&self, css: &str, expected: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = self.try_text(css).await;
-            if let Some(text) = text.as_ref().filter(|t| t.contains(expected)) {
-                return text.clone();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{css} shows {text:?}, expected {expected:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("{css} to show {expected:?}");
+        eventually_within(Duration::from_secs(10), &what, || async {
+            self.try_text(css).await.filter(|t| t.contains(expected))
+        })
+        .await
     }
 
     pub async fn current_url(&self) -> String {

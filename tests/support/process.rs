@@ -164,14 +164,10 @@ pub fn signal(pid: u32, name: &str) {
 
 /// Waits until something accepts connections on `addr`.
 pub async fn wait_for_port(addr: std::net::SocketAddr) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing listens on {addr}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::eventually(&format!("something to listen on {addr}"), || async {
+        tokio::net::TcpStream::connect(addr).await.ok().map(drop)
+    })
+    .await;
 }
 
 /// A free loopback port.

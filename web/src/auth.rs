@@ -1,6 +1,8 @@
 //! Who is calling: bearer API keys (scanning clients, automation) or staff sessions (browser).
-//! Permission checks happen in the extractors below and nowhere else; a handler that takes
-//! `AdminUser` cannot be reached by anyone without the right to see personal data.
+//! Permission checks happen in the extractors below (`AdminUser`, `StaffPage`, …); a handler
+//! that takes `AdminUser` cannot be reached by anyone without the right to see personal data.
+//! The few handlers that serve several roles (the admin landing page, logout, the ticket page)
+//! call [`authenticate`] themselves and check the role they need.
 //! A session-authenticated request that changes state must carry the session's CSRF token:
 //! [`authenticate`] refuses it otherwise, so every extractor (and any handler that resolves
 //! the caller another way) enforces CSRF, and a new handler cannot forget it.
@@ -11,22 +13,21 @@ use axum::{
     Form,
     body::Body,
     extract::{FromRequest, FromRequestParts, Request},
-    http::{Method, header, request::Parts},
+    http::{HeaderMap, Method, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{
     auth::{self, Permission, Role},
     checkin::Scanner,
 };
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::ExposeSecret;
+use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError, extract::MAX_BODY_BYTES, pages, session};
-
-/// Password hashes computed at once. Argon2 takes tens of milliseconds of CPU each: it runs on
-/// the blocking pool, never on the threads that serve requests, and logins beyond this many
-/// wait their turn while everything else stays fast.
-pub const PASSWORD_HASHING_SLOTS: usize = 2;
+use crate::{error::ApiError, extract::MAX_BODY_BYTES, pages, state::AppState};
 
 /// True when `password` matches `stored`; with no stored hash (an unknown account) it checks
 /// against a dummy hash, so that unknown accounts take as long as wrong passwords.
@@ -204,7 +205,7 @@ fn check_csrf(parts: &Parts, state: &AppState, session: &str) -> Result<(), ApiE
                 .map(|t| t.0.as_str())
         })
         .unwrap_or_default();
-    if session::csrf_matches(state, session, presented) {
+    if csrf_matches(state, session, presented) {
         Ok(())
     } else {
         Err(ApiError::Forbidden)
@@ -229,7 +230,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
             session: None,
         }));
     }
-    let Some(cookie) = session::cookie_value(&parts.headers) else {
+    let Some(cookie) = cookie_value(&parts.headers) else {
         return Ok(None);
     };
     let found =
@@ -267,12 +268,55 @@ impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
         if !principal.role.can(P::PERMISSION) {
             return Err(pages::error_page(ApiError::Forbidden));
         }
-        let csrf_token =
-            session::csrf_token(state, principal.session.as_deref().unwrap_or_default());
+        let csrf_token = csrf_token(state, principal.session.as_deref().unwrap_or_default());
         Ok(StaffPage {
             principal,
             csrf_token,
             _permission: PhantomData,
         })
     }
+}
+
+impl<P: Requirement> From<&StaffPage<P>> for pages::Nav {
+    fn from(staff: &StaffPage<P>) -> pages::Nav {
+        pages::Nav::new(staff.principal.role, staff.csrf_token.clone())
+    }
+}
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "azione_session";
+
+/// The session cookie's value, if the request carries one.
+pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The CSRF token of a session: forms carry it in `csrf_token`, JSON calls in `X-CSRF-Token`.
+pub fn csrf_token(state: &AppState, session_id: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(state.config.secret_key.expose_secret().as_bytes())
+            .expect("HMAC takes keys of any length");
+    mac.update(b"csrf:");
+    mac.update(session_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Compares a presented CSRF token with the session's in constant time.
+pub fn csrf_matches(state: &AppState, session_id: &str, presented: &str) -> bool {
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(presented) else {
+        return false;
+    };
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(state.config.secret_key.expose_secret().as_bytes())
+            .expect("HMAC takes keys of any length");
+    mac.update(b"csrf:");
+    mac.update(session_id.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
 }

@@ -2,44 +2,30 @@
 //! Parse strictly, then one transaction writes the pending reservation and queues its
 //! confirmation e-mail, then answer at once: SMTP is the worker's business.
 
-use std::collections::BTreeMap;
-
 use axum::{
-    Form, Json, Router,
+    Form, Json,
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::post,
 };
-use common::booking::{
-    self, BookingError, EmailLimits, FieldErrors, NewReservation, ReservationInput,
-};
-use serde::Deserialize;
+use common::booking::{self, BookingError, EmailLimits, NewReservation, ReservationInput};
+use common::validation::FieldErrors;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    catalogue::{self, PerformancePage, PerformanceView},
+    catalogue::{self, BookingForm, PerformancePage, PerformanceView},
     error::{ApiError, ApiResult},
+    extract::PathId,
     extract::{Fields, JsonObject, RequestId},
     pages::{self, MessagePage},
     rate_limit::{Booking, Throttle},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/performances/{id}/reservations",
-            post(create_reservation),
-        )
-        .route("/performances/{id}/reservations", post(submit_booking_form))
-}
 
 const FIELDS: [&str; 5] = ["name", "email", "phone", "notes", "party_size"];
 
-async fn create_reservation(
+pub(crate) async fn create_reservation(
     _: Throttle<Booking>,
     request_id: RequestId,
     State(state): State<AppState>,
@@ -78,7 +64,7 @@ pub fn parse_body(body: JsonObject) -> ApiResult<NewReservation> {
 /// The per-address caps in force (none when rate limits are off).
 pub fn email_limits(state: &AppState) -> EmailLimits {
     let limits = &state.config.booking;
-    if limits.rate_limit_per_minute == 0 {
+    if state.config.rate_limit.per_minute == 0 {
         EmailLimits {
             per_hour: 0,
             pending_per_performance: 0,
@@ -139,75 +125,11 @@ async fn book(
     result.map(|_| ())
 }
 
-/// The booking form's values and problems, kept so a visitor never retypes what was right.
-#[derive(Debug, Default, Deserialize)]
-pub struct BookingForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub phone: String,
-    #[serde(default)]
-    pub notes: String,
-    #[serde(default)]
-    pub party_size: String,
-    #[serde(skip)]
-    errors: FieldErrors,
-    /// Names of posted fields the form does not have (`status`, `token`, …): refused, as the
-    /// JSON API refuses unknown members.
-    #[serde(skip)]
-    pub unknown: Vec<String>,
-}
-
-impl BookingForm {
-    /// The form as posted; fields it does not have are kept in `unknown`.
-    fn from_pairs(pairs: Vec<(String, String)>) -> BookingForm {
-        let mut form = BookingForm::default();
-        for (name, value) in pairs {
-            match name.as_str() {
-                "name" => form.name = value,
-                "email" => form.email = value,
-                "phone" => form.phone = value,
-                "notes" => form.notes = value,
-                "party_size" => form.party_size = value,
-                _ if !form.unknown.contains(&name) => form.unknown.push(name),
-                _ => {}
-            }
-        }
-        form
-    }
-
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty() || !self.unknown.is_empty()
-    }
-
-    pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors.get(field).map(String::as_str)
-    }
-
-    fn input(&self) -> Result<ReservationInput, FieldErrors> {
-        let party_size = match self.party_size.trim() {
-            "" => None,
-            n => Some(n.parse::<i64>().map_err(|_| {
-                BTreeMap::from([("party_size".to_owned(), "must be a whole number".to_owned())])
-            })?),
-        };
-        Ok(ReservationInput {
-            name: Some(self.name.clone()),
-            email: Some(self.email.clone()),
-            phone: Some(self.phone.clone()),
-            notes: Some(self.notes.clone()),
-            party_size,
-        })
-    }
-}
-
-async fn submit_booking_form(
+pub(crate) async fn submit_booking_form(
     throttle: Result<Throttle<Booking>, ApiError>,
     request_id: RequestId,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let submit = async |state: &AppState, performance_id, new: &NewReservation| {
@@ -219,7 +141,7 @@ async fn submit_booking_form(
         "Check your e-mail",
         "We have sent you a link to confirm your booking. Your seats are held only once you confirm.",
     );
-    handle_form(&state, throttle.map(|_| ()), &id, pairs, submit, done).await
+    handle_form(&state, throttle.map(|_| ()), id, pairs, submit, done).await
 }
 
 /// A posted booking-style form (the booking form, the waiting list's): validates it, hands it to
@@ -227,7 +149,7 @@ async fn submit_booking_form(
 pub(crate) async fn handle_form(
     state: &AppState,
     throttle: ApiResult<()>,
-    id: &str,
+    id: Uuid,
     pairs: Vec<(String, String)>,
     submit: impl AsyncFnOnce(&AppState, Uuid, &NewReservation) -> ApiResult<()>,
     done: MessagePage,

@@ -2,37 +2,27 @@
 //! JSON and as pages. Nothing here reveals anything about reservations but seat counts.
 
 use askama::Template;
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-    routing::get,
-};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use chrono::Utc;
+use std::collections::BTreeMap;
+
+use common::booking::ReservationInput;
 use common::catalogue::{self, BookingStatus, Performance};
+use common::validation::FieldErrors;
+use serde::Deserialize;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    booking::BookingForm,
     error::{ApiError, ApiResult},
+    extract::PathId,
     pages::{self, format_time},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/performances", get(list_performances))
-        .route("/api/v1/performances/{id}", get(show_performance))
-        .route("/", get(index_page))
-        .route("/performances/{id}", get(performance_page))
-}
 
 /// The public view of a performance.
 #[derive(Serialize)]
-struct PerformanceResponse {
+pub(crate) struct PerformanceResponse {
     id: Uuid,
     title: String,
     starts_at: chrono::DateTime<Utc>,
@@ -79,7 +69,7 @@ impl PerformanceResponse {
     }
 }
 
-async fn list_performances(
+pub(crate) async fn list_performances(
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<PerformanceResponse>>> {
     let mut conn = state.db.acquire().await?;
@@ -92,11 +82,11 @@ async fn list_performances(
     ))
 }
 
-async fn show_performance(
+pub(crate) async fn show_performance(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<PerformanceResponse>> {
-    let performance = load(&state, &id).await?;
+    let performance = load(&state, id).await?;
     let mut conn = state.db.acquire().await?;
     let counts = common::waitlist::count_entries(&mut conn, performance.id).await?;
     let mut response = PerformanceResponse::detail(&performance);
@@ -107,9 +97,8 @@ async fn show_performance(
     Ok(Json(response))
 }
 
-/// Loads a performance by the id in a URL; anything that is not a known id is a 404.
-pub async fn load(state: &AppState, id: &str) -> ApiResult<Performance> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
+/// Loads a performance by the id in a URL; an unknown id is a 404.
+pub async fn load(state: &AppState, id: Uuid) -> ApiResult<Performance> {
     let mut conn = state.db.acquire().await?;
     catalogue::find_performance(&mut conn, id)
         .await?
@@ -158,7 +147,7 @@ struct IndexPage {
     performances: Vec<PerformanceView>,
 }
 
-async fn index_page(State(state): State<AppState>) -> Response {
+pub(crate) async fn index_page(State(state): State<AppState>) -> Response {
     let result: ApiResult<Vec<Performance>> = async {
         let mut conn = state.db.acquire().await?;
         Ok(catalogue::list_upcoming_performances(&mut conn).await?)
@@ -183,8 +172,11 @@ pub struct PerformancePage {
     pub form: BookingForm,
 }
 
-async fn performance_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match load(&state, &id).await {
+pub(crate) async fn performance_page(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> Response {
+    match load(&state, id).await {
         Ok(p) => pages::render(
             StatusCode::OK,
             &PerformancePage {
@@ -193,5 +185,69 @@ async fn performance_page(State(state): State<AppState>, Path(id): Path<String>)
             },
         ),
         Err(e) => pages::error_page(e),
+    }
+}
+
+/// The booking form's values and problems, kept so a visitor never retypes what was right.
+#[derive(Debug, Default, Deserialize)]
+pub struct BookingForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub party_size: String,
+    #[serde(skip)]
+    pub(crate) errors: FieldErrors,
+    /// Names of posted fields the form does not have (`status`, `token`, …): refused, as the
+    /// JSON API refuses unknown members.
+    #[serde(skip)]
+    pub unknown: Vec<String>,
+}
+
+impl BookingForm {
+    /// The form as posted; fields it does not have are kept in `unknown`.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> BookingForm {
+        let mut form = BookingForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "name" => form.name = value,
+                "email" => form.email = value,
+                "phone" => form.phone = value,
+                "notes" => form.notes = value,
+                "party_size" => form.party_size = value,
+                _ if !form.unknown.contains(&name) => form.unknown.push(name),
+                _ => {}
+            }
+        }
+        form
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || !self.unknown.is_empty()
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field).map(String::as_str)
+    }
+
+    pub(crate) fn input(&self) -> Result<ReservationInput, FieldErrors> {
+        let party_size = match self.party_size.trim() {
+            "" => None,
+            n => Some(n.parse::<i64>().map_err(|_| {
+                BTreeMap::from([("party_size".to_owned(), "must be a whole number".to_owned())])
+            })?),
+        };
+        Ok(ReservationInput {
+            name: Some(self.name.clone()),
+            email: Some(self.email.clone()),
+            phone: Some(self.phone.clone()),
+            notes: Some(self.notes.clone()),
+            party_size,
+        })
     }
 }

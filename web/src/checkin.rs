@@ -2,69 +2,32 @@
 //! the page door staff use on a phone. The locked transaction lives in `common::checkin`.
 
 use askama::Template;
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-    routing::{get, post},
-};
+
+use axum::{Json, extract::State, http::StatusCode, response::Response};
+
 use chrono::Utc;
+
 use common::{
     audit,
+    audit::AuditAction,
     catalogue::{self, Performance},
-    checkin::{self, CheckedIn, CheckinError, CheckinRequest, DoorCounts},
+    checkin::{self, CheckedIn, CheckinRequest, DoorCounts},
 };
+
 use serde::Serialize;
-use serde_json::{Map, json};
+
+use serde_json::json;
+
 use uuid::Uuid;
 
 use crate::{
-    AppState,
     auth::{self, Actor, CheckinStaff, StaffPage},
-    error::{ApiError, ApiResult},
+    error::ApiResult,
+    extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, format_time},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/checkin", post(check_in))
-        .route("/api/v1/checkin/performances", get(door_performances))
-        .route("/api/v1/checkin/performances/{id}", get(door_performance))
-        .route("/checkin", get(door_page))
-}
-
-impl From<CheckinError> for ApiError {
-    fn from(e: CheckinError) -> ApiError {
-        match e {
-            CheckinError::UnknownTicket => ApiError::NotFound {
-                code: "unknown_ticket",
-                message: "no ticket with this code",
-            },
-            CheckinError::WrongPerformance => ApiError::Unprocessable {
-                code: "wrong_performance",
-                message: "this ticket is for another performance",
-            },
-            CheckinError::OutsideCheckinWindow => ApiError::Unprocessable {
-                code: "outside_checkin_window",
-                message: "check-in is not open for this performance now",
-            },
-            CheckinError::NotValid => ApiError::Conflict {
-                code: "not_valid",
-                message: "the reservation is cancelled or not confirmed",
-                extra: Map::new(),
-            },
-            CheckinError::AlreadyCheckedIn { checked_in_at } => ApiError::Conflict {
-                code: "already_checked_in",
-                message: "this ticket was already checked in",
-                extra: Map::from_iter([("checked_in_at".to_owned(), json!(checked_in_at))]),
-            },
-            CheckinError::Db(e) => e.into(),
-        }
-    }
-}
 
 /// The ticket token in what a scanner read: the raw token or `{PUBLIC_BASE_URL}/t/{token}`.
 pub fn ticket_token<'a>(state: &AppState, scanned: &'a str) -> &'a str {
@@ -76,7 +39,7 @@ pub fn ticket_token<'a>(state: &AppState, scanned: &'a str) -> &'a str {
         .unwrap_or(scanned)
 }
 
-async fn check_in(
+pub(crate) async fn check_in(
     staff: CheckinStaff,
     State(state): State<AppState>,
     body: JsonObject,
@@ -132,7 +95,7 @@ pub async fn record_check_in(
                 audit::record(
                     &mut tx,
                     &actor.label(),
-                    "checkin",
+                    AuditAction::Checkin,
                     Some(outcome.performance.id),
                     json!({ "party_size": outcome.party_size }),
                 )
@@ -165,7 +128,7 @@ pub async fn record_check_in(
 
 /// A performance as the door sees it.
 #[derive(Serialize)]
-struct DoorPerformance {
+pub(crate) struct DoorPerformance {
     id: Uuid,
     title: String,
     starts_at: chrono::DateTime<Utc>,
@@ -204,7 +167,7 @@ async fn todays_performances(state: &AppState) -> ApiResult<Vec<Performance>> {
         .collect())
 }
 
-async fn door_performances(
+pub(crate) async fn door_performances(
     _: CheckinStaff,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<DoorPerformance>>> {
@@ -215,12 +178,12 @@ async fn door_performances(
     Ok(Json(views))
 }
 
-async fn door_performance(
+pub(crate) async fn door_performance(
     _: CheckinStaff,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<DoorPerformance>> {
-    let performance = crate::catalogue::load(&state, &id).await?;
+    let performance = crate::catalogue::load(&state, id).await?;
     Ok(Json(door_view(&state, &performance).await?))
 }
 
@@ -238,7 +201,10 @@ struct DoorPage {
     base_url: String,
 }
 
-async fn door_page(staff: StaffPage<auth::CheckIn>, State(state): State<AppState>) -> Response {
+pub(crate) async fn door_page(
+    staff: StaffPage<auth::CheckIn>,
+    State(state): State<AppState>,
+) -> Response {
     match todays_performances(&state).await {
         Ok(list) => pages::render(
             StatusCode::OK,

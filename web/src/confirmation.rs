@@ -4,33 +4,22 @@
 
 use askama::Template;
 use axum::{
-    Form, Json, Router,
+    Form, Json,
     extract::{Query, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
 };
 use common::confirmation::{self, Confirmed};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    AppState,
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
     pages::{self, MessagePage},
     rate_limit::{Confirm, Throttle},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/reservations/confirm", post(confirm_reservation))
-        .route(
-            "/reservations/confirm",
-            get(confirm_page).post(submit_confirm_form),
-        )
-}
 
 /// Reads `{"token": "..."}`, the body of every token endpoint.
 pub fn token_field(body: JsonObject) -> ApiResult<String> {
@@ -41,7 +30,7 @@ pub fn token_field(body: JsonObject) -> ApiResult<String> {
     Ok(token.unwrap_or_default())
 }
 
-async fn confirm_reservation(
+pub(crate) async fn confirm_reservation(
     _: Throttle<Confirm>,
     request_id: RequestId,
     State(state): State<AppState>,
@@ -115,7 +104,7 @@ pub struct TokenActionPage {
     pub token: String,
 }
 
-async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
+pub(crate) async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
     pages::render(
         StatusCode::OK,
         &TokenActionPage {
@@ -128,7 +117,7 @@ async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
     )
 }
 
-async fn submit_confirm_form(
+pub(crate) async fn submit_confirm_form(
     throttle: Result<Throttle<Confirm>, ApiError>,
     request_id: RequestId,
     State(state): State<AppState>,

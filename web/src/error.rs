@@ -6,7 +6,11 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use common::{booking::BookingError, booking::FieldErrors, confirmation::ConfirmationError};
+use common::validation::FieldErrors;
+use common::{
+    booking::BookingError, cancellation::CancelError, checkin::CheckinError,
+    confirmation::ConfirmationError, tickets::ResendError,
+};
 use serde_json::{Map, Value, json};
 
 /// Result type of every JSON handler.
@@ -221,6 +225,67 @@ impl From<ConfirmationError> for ApiError {
                 "this performance is cancelled or has already started",
             ),
             ConfirmationError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<CancelError> for ApiError {
+    fn from(e: CancelError) -> ApiError {
+        match e {
+            CancelError::InvalidToken => ApiError::NotFound {
+                code: "invalid_token",
+                message: "this link is not valid",
+            },
+            CancelError::NotValid => ApiError::Conflict {
+                code: "not_valid",
+                message: "a reservation that was checked in cannot be cancelled",
+                extra: Map::new(),
+            },
+            CancelError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<CheckinError> for ApiError {
+    fn from(e: CheckinError) -> ApiError {
+        match e {
+            CheckinError::UnknownTicket => ApiError::NotFound {
+                code: "unknown_ticket",
+                message: "no ticket with this code",
+            },
+            CheckinError::WrongPerformance => ApiError::Unprocessable {
+                code: "wrong_performance",
+                message: "this ticket is for another performance",
+            },
+            CheckinError::OutsideCheckinWindow => ApiError::Unprocessable {
+                code: "outside_checkin_window",
+                message: "check-in is not open for this performance now",
+            },
+            CheckinError::NotValid => ApiError::Conflict {
+                code: "not_valid",
+                message: "the reservation is cancelled or not confirmed",
+                extra: Map::new(),
+            },
+            CheckinError::AlreadyCheckedIn { checked_in_at } => ApiError::Conflict {
+                code: "already_checked_in",
+                message: "this ticket was already checked in",
+                extra: Map::from_iter([("checked_in_at".to_owned(), json!(checked_in_at))]),
+            },
+            CheckinError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<ResendError> for ApiError {
+    fn from(e: ResendError) -> ApiError {
+        match e {
+            ResendError::NotFound => ApiError::not_found(),
+            ResendError::NotConfirmed => ApiError::Conflict {
+                code: "not_valid",
+                message: "only confirmed reservations have tickets",
+                extra: Map::new(),
+            },
+            ResendError::Db(e) => e.into(),
         }
     }
 }

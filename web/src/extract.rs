@@ -8,13 +8,15 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request},
     http::{header, request::Parts},
+    response::{IntoResponse, Response},
 };
-use common::booking::FieldErrors;
+use common::validation::FieldErrors;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
-use crate::{AppState, error::ApiError};
+use crate::{error::ApiError, pages, rate_limit, state::AppState};
 
 /// Largest request body the JSON API accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -224,6 +226,42 @@ fn client_ip<'a>(
         .rev()
         .find(|ip| !trusted.contains(ip))
         .unwrap_or(peer)
+}
+
+/// An id from the URL's `{id}`: anything that is not an id is a 404, as a JSON error under
+/// `/api/` and as the error page elsewhere.
+pub struct PathId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let id = Path::<String>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|Path(id)| Uuid::parse_str(&id).ok());
+        match id {
+            Some(id) => Ok(PathId(id)),
+            None if parts.uri.path().starts_with("/api/") => {
+                Err(ApiError::not_found().into_response())
+            }
+            None => Err(pages::error_page(ApiError::not_found())),
+        }
+    }
+}
+
+/// Counts the request against its client's budget before anything else is looked at.
+impl<E: rate_limit::Limited> axum::extract::FromRequestParts<AppState> for rate_limit::Throttle<E> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        state.rate_limits.check(E::ENDPOINT, ip)?;
+        Ok(rate_limit::Throttle(std::marker::PhantomData))
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! `azione-web`: the public site and JSON API, staff administration, check-in and operator
-//! pages. `main.rs` only parses the command line; everything testable is here.
+//! pages. `main.rs` parses the command line and runs the staff commands (creating the first
+//! admin and the like); serving and everything else testable is here.
 
 pub mod admin;
 pub mod auth;
 pub mod booking;
+pub mod cancellation;
 pub mod catalogue;
 pub mod checkin;
 pub mod confirmation;
@@ -15,40 +17,15 @@ pub mod rate_limit;
 pub mod reminders;
 pub mod routes;
 pub mod session;
+pub mod state;
 pub mod tickets;
 pub mod waitlist;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
-use common::config::Config;
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: PgPool,
-    pub config: Arc<Config>,
-    pub rate_limits: Arc<rate_limit::RateLimits>,
-    /// Bounds how many password hashes run at once on the blocking pool.
-    pub password_hashing: Arc<tokio::sync::Semaphore>,
-    pub metrics: Arc<common::metrics::Metrics>,
-}
-
-impl AppState {
-    pub fn new(db: PgPool, config: Config) -> AppState {
-        let rate_limits = Arc::new(rate_limit::RateLimits::new(
-            config.booking.rate_limit_per_minute,
-        ));
-        AppState {
-            db,
-            config: Arc::new(config),
-            rate_limits,
-            password_hashing: Arc::new(tokio::sync::Semaphore::new(auth::PASSWORD_HASHING_SLOTS)),
-            metrics: Arc::default(),
-        }
-    }
-}
+pub use state::AppState;
 
 /// Serves the application on `listener` until `shutdown` resolves, then drains requests.
 pub async fn serve(

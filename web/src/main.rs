@@ -5,7 +5,9 @@ use std::io::BufRead;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use common::{
-    audit, auth,
+    audit,
+    audit::AuditAction,
+    auth,
     auth::Role,
     catalogue,
     config::{Config, DatabaseConfig},
@@ -128,15 +130,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .expect("valid time")
                     .and_utc();
                 let settings = catalogue::PerformanceSettings {
-                    show_id: show,
-                    room_id: room.id,
-                    starts_at,
-                    additional_seats: 0,
-                    manually_occupied_seats: 0,
-                    max_party_size: 10,
                     booking_status: catalogue::BookingStatus::Open,
-                    checkin_opens_minutes_before: 120,
-                    checkin_closes_minutes_after: 180,
+                    ..catalogue::PerformanceSettings::with_defaults(show, room.id, starts_at)
                 };
                 catalogue::insert_performance(&mut tx, &settings).await?;
             }
@@ -175,8 +170,8 @@ async fn create_staff(
         Ok(p) if !p.is_empty() => p,
         _ => read_password_line()?,
     };
-    if password.chars().count() < 8 {
-        anyhow::bail!("the password must be at least 8 characters");
+    if let Err(problem) = auth::check_password_rule(&password) {
+        anyhow::bail!("the password {problem}");
     }
     let hash = auth::hash_password(&password)?;
     let mut tx = pool.begin().await?;
@@ -185,13 +180,20 @@ async fn create_staff(
             anyhow::bail!("no staff user has this e-mail address");
         };
         auth::reset_staff_password(&mut tx, id, &hash).await?;
-        audit::record(&mut tx, "cli", "staff.password_reset", Some(id), json!({})).await?;
+        audit::record(
+            &mut tx,
+            "cli",
+            AuditAction::StaffPasswordReset,
+            Some(id),
+            json!({}),
+        )
+        .await?;
         if let Some(role) = role {
             auth::update_staff_role(&mut tx, id, role).await?;
             audit::record(
                 &mut tx,
                 "cli",
-                "staff.role",
+                AuditAction::StaffRole,
                 Some(id),
                 json!({ "role": role }),
             )
@@ -209,7 +211,7 @@ async fn create_staff(
         audit::record(
             &mut tx,
             "cli",
-            "staff.create",
+            AuditAction::StaffCreate,
             Some(id),
             json!({ "role": role }),
         )

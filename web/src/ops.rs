@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use askama::Template;
 use axum::{
-    Json, Router,
+    Json,
     extract::{MatchedPath, Path, Request, State},
     http::{Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
 };
 use common::{
     audit,
+    audit::AuditAction,
     metrics::{labels, write_gauge},
     ops::{self, FailedJob, QueueStats, WorkerInfo},
 };
@@ -22,34 +22,18 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
-    AppState,
-    admin::pages::Nav,
     auth::{Operator, StaffPage, WatchOperations},
     error::{ApiError, ApiResult},
     pages,
+    pages::Nav,
+    state::AppState,
 };
 
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/ops/queues", get(queues_json))
-        .route("/api/v1/ops/jobs/{id}/retry", post(retry_job_json))
-        .route("/api/v1/ops/jobs/{id}/kill", post(kill_job_json))
-        .route("/api/v1/ops/jobs/retry-failed", post(retry_failed_json))
-        .route("/ops/queues", get(queues_page))
-        .route("/ops/jobs/{id}/retry", post(retry_job_form))
-        .route("/ops/jobs/{id}/kill", post(kill_job_form))
-        .route("/ops/jobs/retry-failed", post(retry_failed_form))
-}
-
-async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     match common::db::ping(&state.db).await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready"),
@@ -101,7 +85,7 @@ fn method_label(method: &Method) -> &'static str {
 
 /// Everything operators need to judge the queue.
 #[derive(Serialize)]
-struct QueueReport {
+pub(crate) struct QueueReport {
     queues: Vec<QueueStats>,
     workers: Vec<WorkerInfo>,
     failed_jobs: Vec<FailedJob>,
@@ -138,7 +122,10 @@ async fn report(state: &AppState) -> ApiResult<QueueReport> {
     })
 }
 
-async fn queues_json(_: Operator, State(state): State<AppState>) -> ApiResult<Json<QueueReport>> {
+pub(crate) async fn queues_json(
+    _: Operator,
+    State(state): State<AppState>,
+) -> ApiResult<Json<QueueReport>> {
     Ok(Json(report(&state).await?))
 }
 
@@ -152,8 +139,8 @@ enum JobAction {
 async fn act_on_job(state: &AppState, actor: &str, id: &str, action: JobAction) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
     let (done, name) = match action {
-        JobAction::Retry => (ops::retry_job(&mut tx, id).await?, "job.retry"),
-        JobAction::Kill => (ops::kill_job(&mut tx, id).await?, "job.kill"),
+        JobAction::Retry => (ops::retry_job(&mut tx, id).await?, AuditAction::JobRetry),
+        JobAction::Kill => (ops::kill_job(&mut tx, id).await?, AuditAction::JobKill),
     };
     if !done {
         return Err(ApiError::NotFound {
@@ -163,7 +150,7 @@ async fn act_on_job(state: &AppState, actor: &str, id: &str, action: JobAction) 
     }
     audit::record(&mut tx, actor, name, None, json!({ "job_id": id })).await?;
     tx.commit().await?;
-    tracing::info!(job.id = id, action = name, "operator action");
+    tracing::info!(job.id = id, action = name.as_str(), "operator action");
     Ok(())
 }
 
@@ -173,7 +160,7 @@ async fn retry_all(state: &AppState, actor: &str) -> ApiResult<u64> {
     audit::record(
         &mut tx,
         actor,
-        "job.retry_all_failed",
+        AuditAction::JobRetryAllFailed,
         None,
         json!({ "count": count }),
     )
@@ -182,7 +169,7 @@ async fn retry_all(state: &AppState, actor: &str) -> ApiResult<u64> {
     Ok(count)
 }
 
-async fn retry_job_json(
+pub(crate) async fn retry_job_json(
     op: Operator,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -191,7 +178,7 @@ async fn retry_job_json(
     Ok(Json(json!({ "id": id, "status": "Pending" })))
 }
 
-async fn kill_job_json(
+pub(crate) async fn kill_job_json(
     op: Operator,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -200,7 +187,10 @@ async fn kill_job_json(
     Ok(Json(json!({ "id": id, "status": "Killed" })))
 }
 
-async fn retry_failed_json(op: Operator, State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub(crate) async fn retry_failed_json(
+    op: Operator,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Value>> {
     let count = retry_all(&state, &op.principal.actor.label()).await?;
     Ok(Json(json!({ "retried": count })))
 }
@@ -212,7 +202,10 @@ struct QueuesPage {
     report: QueueReport,
 }
 
-async fn queues_page(staff: StaffPage<WatchOperations>, State(state): State<AppState>) -> Response {
+pub(crate) async fn queues_page(
+    staff: StaffPage<WatchOperations>,
+    State(state): State<AppState>,
+) -> Response {
     match report(&state).await {
         Ok(report) => pages::render(
             StatusCode::OK,
@@ -237,7 +230,7 @@ async fn job_form(
     }
 }
 
-async fn retry_job_form(
+pub(crate) async fn retry_job_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -245,7 +238,7 @@ async fn retry_job_form(
     job_form(staff, state, &id, JobAction::Retry).await
 }
 
-async fn kill_job_form(
+pub(crate) async fn kill_job_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -253,7 +246,7 @@ async fn kill_job_form(
     job_form(staff, state, &id, JobAction::Kill).await
 }
 
-async fn retry_failed_form(
+pub(crate) async fn retry_failed_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
 ) -> Response {
@@ -267,7 +260,7 @@ async fn retry_failed_form(
 const UNSENT_CONFIRMATIONS_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// `/metrics`: this process's counters and histograms, plus the queue's state from the database.
-async fn metrics(_: Operator, State(state): State<AppState>) -> ApiResult<Response> {
+pub(crate) async fn metrics(_: Operator, State(state): State<AppState>) -> ApiResult<Response> {
     let report = report(&state).await?;
     let unsent = {
         let mut conn = state.db.acquire().await?;

@@ -3,30 +3,21 @@
 
 use askama::Template;
 use axum::{
-    Router,
     http::{StatusCode, header},
     response::{Html, IntoResponse, Response},
-    routing::get,
 };
 use chrono::{DateTime, Utc};
+use common::auth::{Permission, Role};
 
-use crate::{AppState, error::ApiError};
+use crate::error::ApiError;
 
-/// Routes of static assets.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/static/app.css", get(stylesheet))
-        .route("/static/checkin.js", get(checkin_script))
-        .route("/static/vendor/jsQR.js", get(jsqr_script))
-}
-
-async fn checkin_script() -> impl IntoResponse {
+pub(crate) async fn checkin_script() -> impl IntoResponse {
     javascript(include_str!("../static/checkin.js"))
 }
 
 /// jsQR 1.4.0 (Apache-2.0, `static/vendor/jsQR.LICENSE`): the fallback where the browser has no
 /// `BarcodeDetector`.
-async fn jsqr_script() -> impl IntoResponse {
+pub(crate) async fn jsqr_script() -> impl IntoResponse {
     javascript(include_str!("../static/vendor/jsQR.js"))
 }
 
@@ -40,7 +31,7 @@ fn javascript(source: &'static str) -> impl IntoResponse {
     )
 }
 
-async fn stylesheet() -> impl IntoResponse {
+pub(crate) async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -93,6 +84,26 @@ impl MessagePage {
     }
 }
 
+/// What an HTML handler returns: its page, or an error that renders as the error page, so
+/// handlers use `?` like JSON handlers do.
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// An error on the way to a page; it answers with [`error_page`].
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(error: E) -> PageError {
+        PageError(error.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(self.0)
+    }
+}
+
 /// Shows an API error to a browser: the same status, a readable page.
 pub fn error_page(error: ApiError) -> Response {
     let status = error.status();
@@ -122,4 +133,37 @@ pub fn error_page(error: ApiError) -> Response {
 /// How times are shown on pages.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.format("%a %-d %b %Y, %H:%M UTC").to_string()
+}
+
+/// What the navigation shows, by role.
+pub struct Nav {
+    pub csrf_token: String,
+    pub catalogue: bool,
+    pub admin: bool,
+    pub door: bool,
+    pub operations: bool,
+}
+
+impl Nav {
+    /// The links `role` may follow.
+    pub fn new(role: Role, csrf_token: String) -> Nav {
+        Nav {
+            csrf_token,
+            catalogue: role.can(Permission::ManageCatalogue),
+            admin: role.can(Permission::ViewPersonalData),
+            door: role.can(Permission::CheckIn),
+            operations: role.can(Permission::WatchOperations),
+        }
+    }
+}
+
+/// Where staff land after login when no other page was asked for.
+pub fn landing_for(role: Role) -> &'static str {
+    if role.can(Permission::ManageCatalogue) {
+        "/admin"
+    } else if role.can(Permission::CheckIn) {
+        "/checkin"
+    } else {
+        "/ops/queues"
+    }
 }

@@ -97,21 +97,7 @@ pub trait Limited {
 }
 
 /// Counts the request against its client's budget before anything else is looked at.
-pub struct Throttle<E: Limited>(std::marker::PhantomData<E>);
-
-impl<E: Limited> axum::extract::FromRequestParts<crate::AppState> for Throttle<E> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &crate::AppState,
-    ) -> Result<Self, ApiError> {
-        let crate::extract::ClientIp(ip) =
-            crate::extract::ClientIp::from_request_parts(parts, state).await?;
-        state.rate_limits.check(E::ENDPOINT, ip)?;
-        Ok(Throttle(std::marker::PhantomData))
-    }
-}
+pub struct Throttle<E: Limited>(pub(crate) std::marker::PhantomData<E>);
 
 macro_rules! limited {
     ($marker:ident) => {

@@ -3,22 +3,15 @@
 //! ticket and reminder e-mails carry (`/t/{token}/calendar.ics`).
 
 use axum::{
-    Router,
     extract::{Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
-use common::{reminders, tickets};
+use common::{booking::ReservationStatus, reminders, tickets};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError, pages};
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/t/{token}/calendar.ics", get(download_calendar))
-}
+use crate::{error::ApiError, pages, state::AppState};
 
 /// Schedules the reminder of a reservation confirmed in the caller's transaction.
 pub async fn schedule(
@@ -35,14 +28,17 @@ pub async fn schedule(
     .await
 }
 
-async fn download_calendar(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+pub(crate) async fn download_calendar(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
     let ticket = async {
         let mut conn = state.db.acquire().await?;
         Ok::<_, ApiError>(tickets::find_ticket(&mut conn, &token).await?)
     }
     .await;
     let ticket = match ticket {
-        Ok(Some(t)) if !t.revoked && t.status == "confirmed" => t,
+        Ok(Some(t)) if !t.revoked && t.status == ReservationStatus::Confirmed => t,
         Ok(_) => {
             return pages::error_page(ApiError::NotFound {
                 code: "unknown_ticket",

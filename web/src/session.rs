@@ -1,73 +1,24 @@
 //! Staff sessions: login and logout at `/admin/login`, a server-side session per login (the
 //! cookie holds a random id, the database its hash), and CSRF tokens derived from the session
-//! with HMAC-SHA256 under `SECRET_KEY`.
+//! with HMAC-SHA256 under `SECRET_KEY` (see `auth`).
 
 use askama::Template;
 use axum::{
-    Form, Router,
+    Form,
     extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::auth;
-use hmac::{Hmac, KeyInit, Mac};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
-use sha2::Sha256;
 
 use crate::{
-    AppState,
+    auth::COOKIE,
     error::ApiError,
     pages,
     rate_limit::{LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, Login, Throttle},
+    state::AppState,
 };
-
-/// Name of the session cookie.
-pub const COOKIE: &str = "azione_session";
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/login", get(login_page).post(log_in))
-        .route("/admin/logout", post(log_out))
-}
-
-/// The session cookie's value, if the request carries one.
-pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-}
-
-/// The CSRF token of a session: forms carry it in `csrf_token`, JSON calls in `X-CSRF-Token`.
-pub fn csrf_token(state: &AppState, session_id: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(state.config.secret_key.expose_secret().as_bytes())
-            .expect("HMAC takes keys of any length");
-    mac.update(b"csrf:");
-    mac.update(session_id.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-/// Compares a presented CSRF token with the session's in constant time.
-pub fn csrf_matches(state: &AppState, session_id: &str, presented: &str) -> bool {
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(presented) else {
-        return false;
-    };
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(state.config.secret_key.expose_secret().as_bytes())
-            .expect("HMAC takes keys of any length");
-    mac.update(b"csrf:");
-    mac.update(session_id.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
-}
 
 fn set_cookie(state: &AppState, value: &str, max_age_seconds: u64) -> HeaderValue {
     let secure = if state.config.is_https() {
@@ -90,7 +41,7 @@ struct LoginPage {
 }
 
 #[derive(Deserialize)]
-struct NextQuery {
+pub(crate) struct NextQuery {
     #[serde(default)]
     next: String,
 }
@@ -138,7 +89,7 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
         .is_none_or(|origin| origin.to_str().is_ok_and(|o| o == ours || o == "null"))
 }
 
-async fn login_page(Query(q): Query<NextQuery>) -> Response {
+pub(crate) async fn login_page(Query(q): Query<NextQuery>) -> Response {
     pages::render(
         StatusCode::OK,
         &LoginPage {
@@ -150,7 +101,7 @@ async fn login_page(Query(q): Query<NextQuery>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(crate) struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -159,7 +110,7 @@ struct LoginForm {
     next: String,
 }
 
-async fn log_in(
+pub(crate) async fn log_in(
     throttle: Result<Throttle<Login>, ApiError>,
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -200,7 +151,7 @@ async fn log_in(
         let mut conn = state.db.acquire().await?;
         auth::forget_login_attempts(&mut conn, email).await?;
         // A new session id at every login: an id planted before login is worthless.
-        if let Some(old) = cookie_value(&headers) {
+        if let Some(old) = crate::auth::cookie_value(&headers) {
             auth::delete_session(&mut conn, &old).await?;
         }
         let session =
@@ -212,7 +163,7 @@ async fn log_in(
     match outcome {
         Ok(Some((session, role))) => {
             let to = if next == "/admin" {
-                crate::admin::pages::landing_for(role)
+                pages::landing_for(role)
             } else {
                 &next
             };
@@ -238,7 +189,7 @@ async fn log_in(
     }
 }
 
-async fn log_out(State(state): State<AppState>, parts: Parts) -> Response {
+pub(crate) async fn log_out(State(state): State<AppState>, parts: Parts) -> Response {
     // Through `authenticate`, so a logout from another site fails the CSRF check.
     let session = match crate::auth::authenticate(&parts, &state).await {
         Ok(principal) => principal.and_then(|p| p.session),

@@ -1,59 +1,26 @@
 //! Tickets as visitors and door staff meet them: `/t/{token}` (what the QR code opens), its
-//! check-in button for logged-in staff, and cancellation through the e-mailed cancel link.
+//! check-in button for logged-in staff. Cancelling with the cancel link is in `cancellation`.
 
 use askama::Template;
+
 use axum::{
-    Form, Json, Router,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
 };
+
 use common::{
+    booking::ReservationStatus,
     checkin::CheckedIn,
-    tickets::{self, CancelError, TicketView},
+    tickets::{self, TicketView},
 };
-use serde_json::{Map, Value, json};
 
 use crate::{
-    AppState,
     auth::{self, StaffPage},
-    confirmation::{TokenActionPage, TokenQuery, token_field},
     error::{ApiError, ApiResult},
-    extract::JsonObject,
-    pages::{self, MessagePage, format_time},
-    rate_limit::{Cancel, Throttle},
-    session,
+    pages::{self, format_time},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/t/{token}", get(ticket_page))
-        .route("/t/{token}/checkin", post(check_in_from_ticket_page))
-        .route("/api/v1/reservations/cancel", post(cancel_reservation))
-        .route(
-            "/reservations/cancel",
-            get(cancel_page).post(submit_cancel_form),
-        )
-}
-
-impl From<CancelError> for ApiError {
-    fn from(e: CancelError) -> ApiError {
-        match e {
-            CancelError::InvalidToken => ApiError::NotFound {
-                code: "invalid_token",
-                message: "this link is not valid",
-            },
-            CancelError::NotValid => ApiError::Conflict {
-                code: "not_valid",
-                message: "a reservation that was checked in cannot be cancelled",
-                extra: Map::new(),
-            },
-            CancelError::Db(e) => e.into(),
-        }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "ticket.html")]
@@ -70,9 +37,9 @@ struct TicketPage {
 }
 
 fn ticket_state(ticket: &TicketView) -> &'static str {
-    if ticket.revoked || ticket.status == "cancelled" {
+    if ticket.revoked || ticket.status == ReservationStatus::Cancelled {
         "This ticket is not valid."
-    } else if ticket.status != "confirmed" {
+    } else if ticket.status != ReservationStatus::Confirmed {
         "This reservation is not confirmed."
     } else if ticket.checked_in_at.is_some() {
         "This ticket has been used."
@@ -104,7 +71,7 @@ fn page_for(ticket: &TicketView, token: &str, checkin_csrf: Option<String>) -> T
     }
 }
 
-async fn ticket_page(
+pub(crate) async fn ticket_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
     parts: axum::http::request::Parts,
@@ -118,11 +85,11 @@ async fn ticket_page(
     let checkin_csrf = staff
         .filter(|p| p.role.can(common::auth::Permission::CheckIn))
         .and_then(|p| p.session)
-        .map(|s| session::csrf_token(&state, &s));
+        .map(|s| crate::auth::csrf_token(&state, &s));
     pages::render(StatusCode::OK, &page_for(&ticket, &token, checkin_csrf))
 }
 
-async fn check_in_from_ticket_page(
+pub(crate) async fn check_in_from_ticket_page(
     staff: StaffPage<auth::CheckIn>,
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -154,65 +121,4 @@ async fn check_in_from_ticket_page(
     let mut page = page_for(&ticket, &token, Some(staff.csrf_token));
     page.outcome = Some(result);
     pages::render(status, &page)
-}
-
-async fn cancel_reservation(
-    _: Throttle<Cancel>,
-    State(state): State<AppState>,
-    body: JsonObject,
-) -> ApiResult<Json<Value>> {
-    let token = token_field(body)?;
-    cancel(&state, &token).await?;
-    Ok(Json(json!({ "status": "cancelled" })))
-}
-
-async fn cancel(state: &AppState, token: &str) -> ApiResult<()> {
-    let mut tx = state.db.begin().await?;
-    match tickets::cancel_reservation(&mut tx, token).await {
-        Ok((id, now)) => {
-            tx.commit().await?;
-            if now {
-                tracing::info!(reservation.id = %id, "reservation cancelled");
-            }
-            Ok(())
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            Err(e.into())
-        }
-    }
-}
-
-async fn cancel_page(Query(query): Query<TokenQuery>) -> Response {
-    pages::render(
-        StatusCode::OK,
-        &TokenActionPage {
-            title: "Cancel your reservation",
-            text: "Press the button to cancel your reservation and give your seats back. This cannot be undone.",
-            action: "/reservations/cancel",
-            button: "Cancel my reservation",
-            token: query.token,
-        },
-    )
-}
-
-async fn submit_cancel_form(
-    throttle: Result<Throttle<Cancel>, ApiError>,
-    State(state): State<AppState>,
-    Form(form): Form<TokenQuery>,
-) -> Response {
-    let outcome = match throttle {
-        Ok(_) => cancel(&state, &form.token).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(()) => pages::render(
-            StatusCode::OK,
-            &MessagePage::ok(
-                "Reservation cancelled",
-                "Your seats are free again. Thank you for letting us know.",
-            ),
-        ),
-        Err(e) => pages::error_page(e),
-    }
 }

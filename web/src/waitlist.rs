@@ -7,56 +7,31 @@
 
 use askama::Template;
 use axum::{
-    Form, Json, Router,
-    extract::{Path, Query, State},
+    Form, Json,
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
 };
 use common::{
-    audit,
+    audit::{self, AuditAction},
     auth::Permission,
     booking::NewReservation,
-    waitlist::{self, Claimed, Entry, Place, WaitlistCounts, WaitlistError},
+    waitlist::{self, Claimed, Entry, Place, WaitlistCounts, WaitlistError, WaitlistStatus},
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    admin::pages::Nav,
     auth::{AdminUser, CatalogueEditor, StaffPage, ViewPersonalData},
     booking,
     confirmation::{TokenActionPage, TokenQuery, token_field},
     error::{ApiError, ApiResult},
-    extract::{Fields, JsonObject},
-    pages::{self, MessagePage, format_time},
+    extract::{Fields, JsonObject, PathId},
+    pages::{self, MessagePage, Nav, PageResult, format_time},
     rate_limit::{Throttle, Waitlist, WaitlistToken},
+    state::AppState,
 };
-
-/// Routes of this capability.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/performances/{id}/waitlist", post(join_waitlist))
-        .route("/performances/{id}/waitlist", post(submit_join_form))
-        .route("/api/v1/waitlist/confirm", post(confirm_place))
-        .route(
-            "/waitlist/confirm",
-            get(confirm_page).post(submit_confirm_form),
-        )
-        .route("/api/v1/waitlist/leave", post(leave_waitlist))
-        .route("/waitlist/leave", get(leave_page).post(submit_leave_form))
-        .route("/api/v1/waitlist/claim", post(claim_offer))
-        .route("/waitlist/claim", get(claim_page).post(submit_claim_form))
-        .route(
-            "/api/v1/admin/performances/{id}/waitlist",
-            get(list_waitlist),
-        )
-        .route("/api/v1/admin/waitlist/{id}/remove", post(remove_entry))
-        .route("/admin/performances/{id}/waitlist", get(waitlist_page))
-        .route("/admin/waitlist/{id}/remove", post(submit_remove_form))
-}
 
 impl From<WaitlistError> for ApiError {
     fn from(e: WaitlistError) -> ApiError {
@@ -102,14 +77,13 @@ impl From<WaitlistError> for ApiError {
     }
 }
 
-async fn join_waitlist(
+pub(crate) async fn join_waitlist(
     _: Throttle<Waitlist>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(performance_id): PathId,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let new = booking::parse_body(body)?;
-    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
     join(&state, performance_id, &new).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
 }
@@ -130,10 +104,10 @@ async fn join(state: &AppState, performance_id: Uuid, new: &NewReservation) -> A
     Ok(())
 }
 
-async fn submit_join_form(
+pub(crate) async fn submit_join_form(
     throttle: Result<Throttle<Waitlist>, ApiError>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let submit = async |state: &AppState, performance_id, new: &NewReservation| {
@@ -143,10 +117,10 @@ async fn submit_join_form(
         "Check your e-mail",
         "We have sent you a link to confirm your place on the waiting list. You are in line only once you confirm.",
     );
-    booking::handle_form(&state, throttle.map(|_| ()), &id, pairs, submit, done).await
+    booking::handle_form(&state, throttle.map(|_| ()), id, pairs, submit, done).await
 }
 
-async fn confirm_place(
+pub(crate) async fn confirm_place(
     _: Throttle<WaitlistToken>,
     State(state): State<AppState>,
     body: JsonObject,
@@ -185,7 +159,7 @@ async fn confirm(state: &AppState, token: &str) -> ApiResult<Place> {
     .await
 }
 
-async fn leave_waitlist(
+pub(crate) async fn leave_waitlist(
     _: Throttle<WaitlistToken>,
     State(state): State<AppState>,
     body: JsonObject,
@@ -201,7 +175,7 @@ async fn leave(state: &AppState, token: &str) -> ApiResult<()> {
     Ok(())
 }
 
-async fn claim_offer(
+pub(crate) async fn claim_offer(
     _: Throttle<WaitlistToken>,
     State(state): State<AppState>,
     body: JsonObject,
@@ -268,7 +242,7 @@ fn action_page(
     )
 }
 
-async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
+pub(crate) async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
     action_page(
         "Join the waiting list",
         "Press the button to take your place in line. When seats come free we offer them by e-mail, in order of joining.",
@@ -278,7 +252,7 @@ async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
     )
 }
 
-async fn leave_page(Query(query): Query<TokenQuery>) -> Response {
+pub(crate) async fn leave_page(Query(query): Query<TokenQuery>) -> Response {
     action_page(
         "Leave the waiting list",
         "Press the button to leave the waiting list (or decline an offer): the seats go to the next person in line.",
@@ -288,7 +262,7 @@ async fn leave_page(Query(query): Query<TokenQuery>) -> Response {
     )
 }
 
-async fn claim_page(Query(query): Query<TokenQuery>) -> Response {
+pub(crate) async fn claim_page(Query(query): Query<TokenQuery>) -> Response {
     action_page(
         "Take the offered seats",
         "Press the button to confirm your reservation. We will then e-mail your ticket.",
@@ -306,7 +280,7 @@ fn answer<T>(outcome: ApiResult<T>, ok: impl FnOnce(T) -> MessagePage) -> Respon
     }
 }
 
-async fn submit_confirm_form(
+pub(crate) async fn submit_confirm_form(
     throttle: Result<Throttle<WaitlistToken>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
@@ -331,7 +305,7 @@ async fn submit_confirm_form(
     })
 }
 
-async fn submit_leave_form(
+pub(crate) async fn submit_leave_form(
     throttle: Result<Throttle<WaitlistToken>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
@@ -348,7 +322,7 @@ async fn submit_leave_form(
     })
 }
 
-async fn submit_claim_form(
+pub(crate) async fn submit_claim_form(
     throttle: Result<Throttle<WaitlistToken>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
@@ -367,7 +341,7 @@ async fn submit_claim_form(
 
 /// The line of a performance as staff see it: entries only for roles that may see personal data.
 #[derive(Serialize)]
-struct StaffWaitlist {
+pub(crate) struct StaffWaitlist {
     counts: WaitlistCounts,
     #[serde(skip_serializing_if = "Option::is_none")]
     entries: Option<Vec<Entry>>,
@@ -375,7 +349,7 @@ struct StaffWaitlist {
 
 async fn load_waitlist(
     state: &AppState,
-    id: &str,
+    id: Uuid,
     with_entries: bool,
 ) -> ApiResult<(common::catalogue::Performance, StaffWaitlist)> {
     let performance = crate::catalogue::load(state, id).await?;
@@ -388,22 +362,28 @@ async fn load_waitlist(
     Ok((performance, StaffWaitlist { counts, entries }))
 }
 
-async fn list_waitlist(
+pub(crate) async fn list_waitlist(
     editor: CatalogueEditor,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<StaffWaitlist>> {
     let personal = editor.principal.role.can(Permission::ViewPersonalData);
-    Ok(Json(load_waitlist(&state, &id, personal).await?.1))
+    Ok(Json(load_waitlist(&state, id, personal).await?.1))
 }
 
 /// Removes an entry from the line (audited); returns its performance.
-async fn remove(state: &AppState, actor: &str, id: &str) -> ApiResult<Uuid> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found())?;
+async fn remove(state: &AppState, actor: &str, id: Uuid) -> ApiResult<Uuid> {
     in_transaction(state, async |conn| {
         let removed = waitlist::remove(conn, id).await?;
         if removed {
-            audit::record(conn, actor, "waitlist.remove", Some(id), json!({})).await?;
+            audit::record(
+                conn,
+                actor,
+                AuditAction::WaitlistRemove,
+                Some(id),
+                json!({}),
+            )
+            .await?;
         }
         let performance_id = waitlist::entry_performance(conn, id)
             .await?
@@ -413,12 +393,12 @@ async fn remove(state: &AppState, actor: &str, id: &str) -> ApiResult<Uuid> {
     .await
 }
 
-async fn remove_entry(
+pub(crate) async fn remove_entry(
     admin: AdminUser,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
-    remove(&state, &admin.principal.actor.label(), &id).await?;
+    remove(&state, &admin.principal.actor.label(), id).await?;
     Ok(Json(json!({ "status": "removed" })))
 }
 
@@ -434,40 +414,35 @@ struct WaitlistPage {
 
 impl WaitlistPage {
     fn offered_until(&self, entry: &Entry) -> String {
-        entry.offer_expires_at.map(format_time).unwrap_or_default()
+        match entry.status {
+            WaitlistStatus::Offered => entry.offer_expires_at.map(format_time).unwrap_or_default(),
+            _ => String::new(),
+        }
     }
 }
 
-async fn waitlist_page(
+pub(crate) async fn waitlist_page(
     staff: StaffPage<crate::auth::ManageCatalogue>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Response {
+    PathId(id): PathId,
+) -> PageResult {
     let personal = staff.principal.role.can(Permission::ViewPersonalData);
-    match load_waitlist(&state, &id, personal).await {
-        Ok((performance, waitlist)) => pages::render(
-            StatusCode::OK,
-            &WaitlistPage {
-                nav: Nav::from(&staff),
-                title: performance.title.clone(),
-                starts_at: format_time(performance.starts_at),
-                performance_id: performance.id,
-                waitlist,
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+    let (performance, waitlist) = load_waitlist(&state, id, personal).await?;
+    let page = WaitlistPage {
+        nav: Nav::from(&staff),
+        title: performance.title.clone(),
+        starts_at: format_time(performance.starts_at),
+        performance_id: performance.id,
+        waitlist,
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }
 
-async fn submit_remove_form(
+pub(crate) async fn submit_remove_form(
     staff: StaffPage<ViewPersonalData>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Response {
-    match remove(&state, &staff.principal.actor.label(), &id).await {
-        Ok(performance_id) => {
-            Redirect::to(&format!("/admin/performances/{performance_id}/waitlist")).into_response()
-        }
-        Err(e) => pages::error_page(e),
-    }
+    PathId(id): PathId,
+) -> PageResult {
+    let performance_id = remove(&state, &staff.principal.actor.label(), id).await?;
+    Ok(Redirect::to(&format!("/admin/performances/{performance_id}/waitlist")).into_response())
 }

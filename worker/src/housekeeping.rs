@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use common::{ops, waitlist};
+use common::{ops, retention, waitlist};
 
 use crate::JobContext;
 
@@ -44,13 +44,13 @@ pub async fn run_once(ctx: &JobContext) -> Result<(), sqlx::Error> {
     }
     let revived =
         ops::revive_transient_failures(&mut tx, jobs.revive_after, jobs.revive_window).await?;
-    let expired = ops::expire_pending_reservations(
+    let expired = retention::expire_pending_reservations(
         &mut tx,
         ctx.config.booking.confirmation_ttl,
         jobs.revive_window,
     )
     .await?;
-    let erased = ops::erase_personal_data(&mut tx, jobs.retention).await?
+    let erased = retention::erase_personal_data(&mut tx, jobs.retention).await?
         + waitlist::queries::erase_personal_data(&mut tx, jobs.retention).await?;
     let expired = expired
         + waitlist::queries::expire_pending_entries(

@@ -8,6 +8,7 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod mailer;
 pub mod qr;
+pub mod run_pending;
 pub mod supervise;
 
 use std::{sync::Arc, time::Duration};
@@ -26,6 +27,7 @@ use tokio::{net::TcpListener, sync::watch};
 use crate::health::Health;
 
 pub use mailer::Mailer;
+pub use run_pending::run_pending_jobs;
 
 /// What every job can reach, built once per process.
 #[derive(Clone)]

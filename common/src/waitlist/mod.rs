@@ -45,6 +45,55 @@ pub enum WaitlistTokenPurpose {
     Claim,
 }
 
+/// Where a waiting-list entry stands, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum WaitlistStatus {
+    /// Joined, waiting for the e-mail link.
+    Pending,
+    /// In line.
+    Waiting,
+    /// Seats are held for it until `offer_expires_at`.
+    Offered,
+    /// It became a reservation.
+    Claimed,
+    Left,
+    /// Removed by staff.
+    Removed,
+    /// Never confirmed, or its offer lapsed.
+    Expired,
+}
+
+impl WaitlistStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitlistStatus::Pending => "pending",
+            WaitlistStatus::Waiting => "waiting",
+            WaitlistStatus::Offered => "offered",
+            WaitlistStatus::Claimed => "claimed",
+            WaitlistStatus::Left => "left",
+            WaitlistStatus::Removed => "removed",
+            WaitlistStatus::Expired => "expired",
+        }
+    }
+
+    /// Still in line (or holding an offer): staff may remove it.
+    pub fn in_line(self) -> bool {
+        matches!(
+            self,
+            WaitlistStatus::Pending | WaitlistStatus::Waiting | WaitlistStatus::Offered
+        )
+    }
+}
+
+impl std::fmt::Display for WaitlistStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a waiting-list request did not happen; each variant is one of the contract's answers.
 #[derive(Debug, thiserror::Error)]
 pub enum WaitlistError {
@@ -129,10 +178,10 @@ pub async fn join(
 /// offers are decided under it.
 pub async fn confirm(conn: &mut PgConnection, presented: &str) -> Result<Place, WaitlistError> {
     let token = queries::find_token(conn, presented, WaitlistTokenPurpose::Confirm).await?;
-    match token.status.as_str() {
-        "pending" if token.expired => return Err(WaitlistError::TokenExpired),
-        "pending" => {}
-        "expired" => return Err(WaitlistError::TokenExpired),
+    match token.status {
+        WaitlistStatus::Pending if token.expired => return Err(WaitlistError::TokenExpired),
+        WaitlistStatus::Pending => {}
+        WaitlistStatus::Expired => return Err(WaitlistError::TokenExpired),
         _ => return place(conn, token.entry_id).await,
     }
     let performance = catalogue::lock_performance(conn, token.performance_id)
@@ -152,12 +201,12 @@ pub async fn confirm(conn: &mut PgConnection, presented: &str) -> Result<Place, 
 
 async fn place(conn: &mut PgConnection, entry_id: Uuid) -> Result<Place, WaitlistError> {
     let (status, position) = queries::entry_place(conn, entry_id).await?;
-    match status.as_str() {
-        "waiting" => Ok(Place::Waiting(position)),
-        "offered" => Ok(Place::Offered),
-        "claimed" => Ok(Place::Claimed),
-        "expired" | "pending" => Err(WaitlistError::TokenExpired),
-        _ => Err(WaitlistError::InvalidToken),
+    match status {
+        WaitlistStatus::Waiting => Ok(Place::Waiting(position)),
+        WaitlistStatus::Offered => Ok(Place::Offered),
+        WaitlistStatus::Claimed => Ok(Place::Claimed),
+        WaitlistStatus::Expired | WaitlistStatus::Pending => Err(WaitlistError::TokenExpired),
+        WaitlistStatus::Left | WaitlistStatus::Removed => Err(WaitlistError::InvalidToken),
     }
 }
 
@@ -166,7 +215,7 @@ async fn place(conn: &mut PgConnection, entry_id: Uuid) -> Result<Place, Waitlis
 pub async fn leave(conn: &mut PgConnection, presented: &str) -> Result<Uuid, WaitlistError> {
     let token = queries::find_token(conn, presented, WaitlistTokenPurpose::Leave).await?;
     catalogue::lock_performance(conn, token.performance_id).await?;
-    finish(conn, token.entry_id, "left").await?;
+    finish(conn, token.entry_id, WaitlistStatus::Left).await?;
     Ok(token.entry_id)
 }
 
@@ -176,7 +225,9 @@ pub async fn remove(conn: &mut PgConnection, entry_id: Uuid) -> Result<bool, Wai
         .await?
         .ok_or(WaitlistError::NotFound)?;
     catalogue::lock_performance(conn, performance_id).await?;
-    Ok(finish(conn, entry_id, "removed").await?.is_some())
+    Ok(finish(conn, entry_id, WaitlistStatus::Removed)
+        .await?
+        .is_some())
 }
 
 /// Takes an entry out of the line as `left` or `removed` (the caller holds the performance
@@ -184,17 +235,17 @@ pub async fn remove(conn: &mut PgConnection, entry_id: Uuid) -> Result<bool, Wai
 async fn finish(
     conn: &mut PgConnection,
     entry_id: Uuid,
-    as_status: &str,
-) -> Result<Option<String>, WaitlistError> {
-    let (status, performance_id) = queries::lock_entry(conn, entry_id).await?;
-    match status.as_str() {
-        "claimed" => Err(WaitlistError::NotValid),
-        "pending" | "waiting" | "offered" => {
-            queries::mark_finished(conn, &[entry_id], as_status).await?;
-            if status == "offered" {
+    finished: WaitlistStatus,
+) -> Result<Option<WaitlistStatus>, WaitlistError> {
+    let (was, performance_id) = queries::lock_entry(conn, entry_id).await?;
+    match was {
+        WaitlistStatus::Claimed => Err(WaitlistError::NotValid),
+        _ if was.in_line() => {
+            queries::mark_finished(conn, &[entry_id], finished).await?;
+            if was == WaitlistStatus::Offered {
                 queue_offers(conn, performance_id).await?;
             }
-            Ok(Some(status))
+            Ok(Some(was))
         }
         _ => Ok(None),
     }
@@ -215,10 +266,12 @@ pub async fn claim(
         .await?
         .ok_or(WaitlistError::InvalidToken)?;
     let offer = queries::lock_offer(conn, token.entry_id).await?;
-    match (offer.status.as_str(), offer.reservation_id) {
-        ("claimed", Some(id)) => return Ok(Claimed::Already(id)),
-        ("offered", _) if !offer.lapsed => {}
-        ("offered" | "expired", _) => return Err(WaitlistError::OfferExpired),
+    match (offer.status, offer.reservation_id) {
+        (WaitlistStatus::Claimed, Some(id)) => return Ok(Claimed::Already(id)),
+        (WaitlistStatus::Offered, _) if !offer.lapsed => {}
+        (WaitlistStatus::Offered | WaitlistStatus::Expired, _) => {
+            return Err(WaitlistError::OfferExpired);
+        }
         _ => return Err(WaitlistError::InvalidToken),
     }
     let seats = party_size.unwrap_or(offer.party_size);

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use super::{WaitlistError, WaitlistTokenPurpose, parse_token};
+use super::{WaitlistError, WaitlistStatus, WaitlistTokenPurpose, parse_token};
 use crate::booking::NewReservation;
 use crate::token::RawToken;
 
@@ -65,7 +65,7 @@ pub(super) struct PresentedToken {
     pub entry_id: Uuid,
     pub expired: bool,
     pub performance_id: Uuid,
-    pub status: String,
+    pub status: WaitlistStatus,
 }
 
 /// Finds a live (not revoked) token of `purpose`; anything else is an invalid token.
@@ -119,7 +119,7 @@ pub(super) async fn mark_waiting(
 pub(super) async fn entry_place(
     conn: &mut PgConnection,
     entry_id: Uuid,
-) -> Result<(String, i64), sqlx::Error> {
+) -> Result<(WaitlistStatus, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT me.status,
                 (SELECT count(*) FROM waitlist_entries o
@@ -147,7 +147,7 @@ pub async fn entry_performance(
 pub(super) async fn lock_entry(
     conn: &mut PgConnection,
     entry_id: Uuid,
-) -> Result<(String, Uuid), sqlx::Error> {
+) -> Result<(WaitlistStatus, Uuid), sqlx::Error> {
     sqlx::query_as("SELECT status, performance_id FROM waitlist_entries WHERE id = $1 FOR UPDATE")
         .bind(entry_id)
         .fetch_one(conn)
@@ -160,7 +160,7 @@ pub(super) async fn lock_entry(
 pub(super) async fn mark_finished(
     conn: &mut PgConnection,
     entry_ids: &[Uuid],
-    status: &str,
+    finished: WaitlistStatus,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH revoked AS (UPDATE waitlist_tokens SET revoked_at = now()
@@ -170,7 +170,7 @@ pub(super) async fn mark_finished(
           WHERE id = ANY($1)"
     )))
     .bind(entry_ids)
-    .bind(status)
+    .bind(finished)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -179,7 +179,7 @@ pub(super) async fn mark_finished(
 /// An entry as a claim sees it, locked.
 #[derive(FromRow)]
 pub(super) struct Offer {
-    pub status: String,
+    pub status: WaitlistStatus,
     pub party_size: i32,
     pub lapsed: bool,
     pub reservation_id: Option<Uuid>,
@@ -318,7 +318,7 @@ pub(super) async fn expire_lapsed_offers(
     .bind(performance_id)
     .fetch_all(&mut *conn)
     .await?;
-    mark_finished(conn, &lapsed, "expired").await
+    mark_finished(conn, &lapsed, WaitlistStatus::Expired).await
 }
 
 /// Performances with an offer that lapsed a few seconds ago and is still open.
@@ -363,7 +363,7 @@ pub struct Entry {
     /// Place in line while waiting (1 is next).
     pub position: Option<i64>,
     pub party_size: i32,
-    pub status: String,
+    pub status: WaitlistStatus,
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -401,7 +401,7 @@ pub struct Addressee {
     /// `None` once personal data has been erased.
     pub email: Option<String>,
     pub party_size: i32,
-    pub status: String,
+    pub status: WaitlistStatus,
     pub offer_expires_at: Option<DateTime<Utc>>,
     pub offer_live: bool,
     pub title: String,

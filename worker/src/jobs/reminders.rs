@@ -9,6 +9,7 @@ use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
 use chrono::Utc;
 use common::{
+    booking::ReservationStatus,
     delivery,
     jobs::{REMINDER_QUEUE, SendReminder},
     reminders, tickets,
@@ -71,7 +72,11 @@ pub async fn run(
     ctx.finish(REMINDER_QUEUE, detached(work).await)
 }
 
-async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<(), JobError> {
+pub(crate) async fn send(
+    ctx: &JobContext,
+    reservation_id: Uuid,
+    holder: &str,
+) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
     drop(conn);
@@ -81,7 +86,7 @@ async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<()
     let Some(before) = ctx.config.booking.reminder_before else {
         return Ok(());
     };
-    if r.status != "confirmed" {
+    if r.status != ReservationStatus::Confirmed {
         tracing::info!("reminder not needed any more");
         return Ok(());
     }

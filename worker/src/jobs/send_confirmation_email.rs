@@ -5,6 +5,7 @@ use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
 use common::{
+    booking::ReservationStatus,
     delivery,
     jobs::SendConfirmationEmail,
     tickets,
@@ -61,14 +62,18 @@ pub async fn run(
     ctx.finish(common::jobs::CONFIRMATION_QUEUE, detached(work).await)
 }
 
-async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<(), JobError> {
+pub(crate) async fn send(
+    ctx: &JobContext,
+    reservation_id: Uuid,
+    holder: &str,
+) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
     drop(conn);
     let Some(r) = recipient else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
-    if r.confirmation_sent || r.status != "pending" {
+    if r.confirmation_sent || r.status != ReservationStatus::Pending {
         tracing::info!("confirmation e-mail not needed any more");
         return Ok(());
     }

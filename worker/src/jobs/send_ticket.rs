@@ -5,7 +5,7 @@
 use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
-use common::{delivery, jobs::SendTicket, reminders, tickets};
+use common::{booking::ReservationStatus, delivery, jobs::SendTicket, reminders, tickets};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -63,14 +63,18 @@ pub async fn run(
     ctx.finish(common::jobs::TICKET_QUEUE, detached(work).await)
 }
 
-async fn send(ctx: &JobContext, reservation_id: Uuid, holder: &str) -> Result<(), JobError> {
+pub(crate) async fn send(
+    ctx: &JobContext,
+    reservation_id: Uuid,
+    holder: &str,
+) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
     drop(conn);
     let Some(r) = recipient else {
         return Err(JobError::Permanent(anyhow!("reservation not found")));
     };
-    if r.ticket_sent || r.status != "confirmed" {
+    if r.ticket_sent || r.status != ReservationStatus::Confirmed {
         tracing::info!("ticket e-mail not needed any more");
         return Ok(());
     }

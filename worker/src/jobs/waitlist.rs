@@ -10,7 +10,7 @@ use askama::Template;
 use common::{
     delivery,
     jobs::{WAITLIST_QUEUE, WaitlistJob},
-    waitlist::{self, WaitlistTokenPurpose},
+    waitlist::{self, WaitlistStatus, WaitlistTokenPurpose},
 };
 use sqlx::PgConnection;
 use tracing::Instrument;
@@ -70,28 +70,26 @@ pub async fn run(
     let holder = worker.name().to_owned();
     let work = {
         let ctx = ctx.clone();
-        async move {
-            match job {
-                WaitlistJob::OfferSeats { performance_id } => {
-                    offer_seats(&ctx, performance_id).await
-                }
-                WaitlistJob::SendConfirmation { entry_id } => {
-                    send(
-                        &ctx,
-                        entry_id,
-                        delivery::Email::WaitlistConfirmation,
-                        &holder,
-                    )
-                    .await
-                }
-                WaitlistJob::SendOffer { entry_id } => {
-                    send(&ctx, entry_id, delivery::Email::WaitlistOffer, &holder).await
-                }
-            }
-        }
-        .in_current_span()
+        async move { perform(&ctx, job, &holder).await }.in_current_span()
     };
     ctx.finish(WAITLIST_QUEUE, detached(work).await)
+}
+
+/// Does one job of this queue as `holder` (the worker's name, for delivery leases).
+pub(crate) async fn perform(
+    ctx: &JobContext,
+    job: WaitlistJob,
+    holder: &str,
+) -> Result<(), JobError> {
+    match job {
+        WaitlistJob::OfferSeats { performance_id } => offer_seats(ctx, performance_id).await,
+        WaitlistJob::SendConfirmation { entry_id } => {
+            send(ctx, entry_id, delivery::Email::WaitlistConfirmation, holder).await
+        }
+        WaitlistJob::SendOffer { entry_id } => {
+            send(ctx, entry_id, delivery::Email::WaitlistOffer, holder).await
+        }
+    }
 }
 
 #[tracing::instrument(skip_all, fields(performance.id = %performance_id))]
@@ -140,8 +138,8 @@ async fn send(
         return Err(JobError::Permanent(anyhow!("waiting-list entry not found")));
     };
     let wanted = match kind {
-        delivery::Email::WaitlistOffer => a.status == "offered" && a.offer_live,
-        _ => a.status == "pending",
+        delivery::Email::WaitlistOffer => a.status == WaitlistStatus::Offered && a.offer_live,
+        _ => a.status == WaitlistStatus::Pending,
     };
     if !wanted {
         tracing::info!("waiting-list e-mail not needed any more");

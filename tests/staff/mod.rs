@@ -1,0 +1,6 @@
+//! Staff accounts and roles: permissions, sessions, the admin pages and the audit log.
+
+mod admin_pages;
+mod audit;
+mod permissions;
+mod sessions;

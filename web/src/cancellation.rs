@@ -1,0 +1,80 @@
+//! Cancellation: `POST /api/v1/reservations/cancel` and the `/reservations/cancel` page, both
+//! with the cancel token from the ticket e-mail.
+
+use crate::{
+    confirmation::{TokenActionPage, TokenQuery, token_field},
+    error::{ApiError, ApiResult},
+    extract::JsonObject,
+    pages::{self, MessagePage},
+    rate_limit::{Cancel, Throttle},
+    state::AppState,
+};
+use axum::{
+    Form, Json,
+    extract::{Query, State},
+    http::StatusCode,
+    response::Response,
+};
+use common::cancellation;
+use serde_json::{Value, json};
+
+pub(crate) async fn cancel_reservation(
+    _: Throttle<Cancel>,
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    let token = token_field(body)?;
+    cancel(&state, &token).await?;
+    Ok(Json(json!({ "status": "cancelled" })))
+}
+
+async fn cancel(state: &AppState, token: &str) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    match cancellation::cancel_reservation(&mut tx, token).await {
+        Ok((id, now)) => {
+            tx.commit().await?;
+            if now {
+                tracing::info!(reservation.id = %id, "reservation cancelled");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e.into())
+        }
+    }
+}
+
+pub(crate) async fn cancel_page(Query(query): Query<TokenQuery>) -> Response {
+    pages::render(
+        StatusCode::OK,
+        &TokenActionPage {
+            title: "Cancel your reservation",
+            text: "Press the button to cancel your reservation and give your seats back. This cannot be undone.",
+            action: "/reservations/cancel",
+            button: "Cancel my reservation",
+            token: query.token,
+        },
+    )
+}
+
+pub(crate) async fn submit_cancel_form(
+    throttle: Result<Throttle<Cancel>, ApiError>,
+    State(state): State<AppState>,
+    Form(form): Form<TokenQuery>,
+) -> Response {
+    let outcome = match throttle {
+        Ok(_) => cancel(&state, &form.token).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => pages::render(
+            StatusCode::OK,
+            &MessagePage::ok(
+                "Reservation cancelled",
+                "Your seats are free again. Thank you for letting us know.",
+            ),
+        ),
+        Err(e) => pages::error_page(e),
+    }
+}
