@@ -279,6 +279,16 @@ impl DatabaseConfig {
     }
 }
 
+/// The host of `PUBLIC_BASE_URL` (for Message-IDs and calendar UIDs).
+pub fn public_host(public_base_url: &str) -> &str {
+    public_base_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("azionelab.invalid")
+}
+
 /// A variable that must be present and non-empty.
 pub fn required_var(name: &str) -> anyhow::Result<String> {
     optional_var(name)?.with_context(|| format!("{name} is required but not set"))

@@ -115,17 +115,7 @@ pub async fn enqueue_at<J: Job>(
     run_at: chrono::DateTime<chrono::Utc>,
     idempotency_key: String,
 ) -> Result<(), sqlx::Error> {
-    let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let task = TaskBuilder::new(args)
-        .max_attempts(max_attempts)
-        .idempotency_key(idempotency_key)
-        // Whole seconds, rounded up: a job never runs before its time.
-        .run_at_timestamp(
-            u64::try_from(run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0))
-                .unwrap_or(0),
-        )
-        .build();
-    push(conn, J::QUEUE, task).await
+    push(conn, job, max_attempts, idempotency_key, Some(run_at)).await
 }
 
 /// Pushes `job` on the caller's connection, so it commits or rolls back with the caller's writes.
@@ -154,20 +144,26 @@ async fn enqueue_keyed<J: Job>(
     max_attempts: usize,
     idempotency_key: String,
 ) -> Result<(), sqlx::Error> {
-    let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let task = TaskBuilder::new(args)
-        .max_attempts(max_attempts)
-        .idempotency_key(idempotency_key)
-        .build();
-    push(conn, J::QUEUE, task).await
+    push(conn, job, max_attempts, idempotency_key, None).await
 }
 
-async fn push(
+async fn push<J: Job>(
     conn: &mut PgConnection,
-    queue: &str,
-    task: apalis_postgres::PgTask,
+    job: &J,
+    max_attempts: usize,
+    idempotency_key: String,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), sqlx::Error> {
-    apalis_postgres::queries::push_tasks(conn, queue, vec![task])
+    let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut task = TaskBuilder::new(args)
+        .max_attempts(max_attempts)
+        .idempotency_key(idempotency_key);
+    if let Some(run_at) = run_at {
+        // Whole seconds, rounded up: a job never runs before its time.
+        let seconds = run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0);
+        task = task.run_at_timestamp(u64::try_from(seconds).unwrap_or(0));
+    }
+    apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task.build()])
         .await
         .map_err(|e| match e {
             apalis_postgres::Error::Database(e) => e,

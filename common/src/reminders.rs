@@ -95,12 +95,7 @@ pub struct CalendarEvent<'a> {
 /// An iCalendar file (RFC 5545) with one `VEVENT`. Its UID depends only on the reservation, so
 /// a calendar updates the event when the file comes again (ticket, then reminder).
 pub fn ics(event: &CalendarEvent, public_base_url: &str) -> String {
-    let host = public_base_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .filter(|h| !h.is_empty())
-        .unwrap_or("azionelab.invalid");
+    let host = crate::config::public_host(public_base_url);
     let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     let lines = [
         "BEGIN:VCALENDAR".to_owned(),
@@ -123,6 +118,25 @@ pub fn ics(event: &CalendarEvent, public_base_url: &str) -> String {
         "END:VCALENDAR".to_owned(),
     ];
     lines.iter().map(|l| fold(l)).collect()
+}
+
+/// The calendar file of a reservation whose e-mail goes to `r`.
+pub fn ics_for(
+    reservation_id: Uuid,
+    r: &crate::tickets::Recipient,
+    public_base_url: &str,
+) -> String {
+    ics(
+        &CalendarEvent {
+            reservation_id,
+            title: &r.title,
+            starts_at: r.starts_at,
+            room: &r.room,
+            party_size: r.party_size,
+            url: &format!("{public_base_url}/performances/{}", r.performance_id),
+        },
+        public_base_url,
+    )
 }
 
 /// Escapes a TEXT value.

@@ -16,10 +16,10 @@ use common::{
     audit::{self, AuditAction},
     auth::Permission,
     booking::NewReservation,
-    waitlist::{self, Claimed, Entry, Place, WaitlistCounts, WaitlistError, WaitlistStatus},
+    waitlist::{self, Claimed, Entry, Place, WaitlistCounts, WaitlistStatus},
 };
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
@@ -32,50 +32,6 @@ use crate::{
     rate_limit::{Throttle, Waitlist, WaitlistToken},
     state::AppState,
 };
-
-impl From<WaitlistError> for ApiError {
-    fn from(e: WaitlistError) -> ApiError {
-        let conflict = |code, message| ApiError::Conflict {
-            code,
-            message,
-            extra: Map::new(),
-        };
-        match e {
-            WaitlistError::NotFound => ApiError::not_found(),
-            WaitlistError::BookingClosed => {
-                conflict("booking_closed", "this performance is not open for booking")
-            }
-            WaitlistError::PartyTooLarge { max } => {
-                ApiError::field("party_size", &format!("must be between 1 and {max} here"))
-            }
-            WaitlistError::SeatsAvailable => conflict(
-                "seats_available",
-                "enough seats are available now: please book instead",
-            ),
-            WaitlistError::InvalidToken => ApiError::NotFound {
-                code: "invalid_token",
-                message: "this link is not valid",
-            },
-            WaitlistError::TokenExpired => ApiError::Gone {
-                code: "token_expired",
-                message: "this confirmation link has expired; please join again",
-            },
-            WaitlistError::OfferExpired => ApiError::Gone {
-                code: "offer_expired",
-                message: "this offer has expired; the seats went to the next in line",
-            },
-            WaitlistError::NotValid => conflict(
-                "not_valid",
-                "this place became a reservation; use the ticket e-mail's link to cancel it",
-            ),
-            WaitlistError::InsufficientCapacity => conflict(
-                "insufficient_capacity",
-                "not enough seats are left to confirm this offer",
-            ),
-            WaitlistError::Db(e) => e.into(),
-        }
-    }
-}
 
 pub(crate) async fn join_waitlist(
     _: Throttle<Waitlist>,

@@ -17,12 +17,7 @@ use crate::{JobContext, JobError, mailer::Email};
 
 /// `<purpose.reservation-id@host>`: the same for every attempt of one e-mail.
 pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) -> String {
-    let host = public_base_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .filter(|h| !h.is_empty())
-        .unwrap_or("azionelab.invalid");
+    let host = common::config::public_host(public_base_url);
     format!("<{purpose}.{reservation_id}@{host}>")
 }
 

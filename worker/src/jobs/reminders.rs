@@ -27,6 +27,10 @@ use crate::{
 
 const QR_CONTENT_ID: &str = "reminder-qr";
 
+/// Reminders sent.
+pub const SENT_METRIC: &str = "azione_reminders_sent_total";
+pub const SENT_HELP: &str = "Reminder e-mails sent.";
+
 /// A reminder that finds its due time this far ahead waits for it again (the performance moved).
 const EARLY_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -150,17 +154,7 @@ pub(crate) async fn send(
                     filename: "ticket.png".to_owned(),
                     bytes: png,
                 }),
-                calendar: Some(reminders::ics(
-                    &reminders::CalendarEvent {
-                        reservation_id,
-                        title: &r.title,
-                        starts_at: r.starts_at,
-                        room: &r.room,
-                        party_size: r.party_size,
-                        url: &format!("{base}/performances/{}", r.performance_id),
-                    },
-                    base,
-                )),
+                calendar: Some(reminders::ics_for(reservation_id, &r, base)),
             }))
         },
     )

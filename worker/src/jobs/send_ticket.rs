@@ -127,17 +127,7 @@ pub(crate) async fn send(
                     filename: "ticket.png".to_owned(),
                     bytes: png,
                 }),
-                calendar: Some(reminders::ics(
-                    &reminders::CalendarEvent {
-                        reservation_id,
-                        title: &r.title,
-                        starts_at: r.starts_at,
-                        room: &r.room,
-                        party_size: r.party_size,
-                        url: &format!("{base}/performances/{}", r.performance_id),
-                    },
-                    base,
-                )),
+                calendar: Some(reminders::ics_for(reservation_id, &r, base)),
             }))
         },
     )

@@ -22,6 +22,11 @@ use crate::{
     mailer::Email,
 };
 
+/// Offers made and ended by the offer rounds (claims are counted by the web process).
+pub const OFFERS_METRIC: &str = "azione_waitlist_offers_total";
+pub const OFFERS_HELP: &str =
+    "Waiting-list offers by outcome (offered, expired here; claimed on the web).";
+
 /// What both waiting-list e-mails show.
 struct WaitlistMail<'a> {
     title: &'a str,
@@ -107,11 +112,8 @@ async fn offer_seats(ctx: &JobContext, performance_id: Uuid) -> Result<(), JobEr
         ("expired", round.expired),
     ] {
         for _ in 0..n {
-            ctx.metrics.inc(
-                "azione_waitlist_offers_total",
-                "Waiting-list offers by outcome (offered, expired here; claimed on the web).",
-                &[("outcome", outcome)],
-            );
+            ctx.metrics
+                .inc(OFFERS_METRIC, OFFERS_HELP, &[("outcome", outcome)]);
         }
     }
     if !round.offered.is_empty() || round.expired > 0 {
