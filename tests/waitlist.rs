@@ -201,6 +201,61 @@ async fn a_cancellation_offers_the_seats_to_exactly_the_first_in_line_and_a_clai
         !counts.contains_key("Failed") && !counts.contains_key("Killed"),
         "{counts:?}"
     );
+
+    // Operators see the new queues and their figures.
+    let queues: Value = app
+        .admin_request(reqwest::Method::GET, "/api/v1/ops/queues", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let text = queues.to_string();
+    assert!(
+        text.contains("\"waitlist\"") && text.contains("\"email.reminder\""),
+        "{text}"
+    );
+    let offered = [("outcome", "offered")];
+    assert_eq!(
+        app.worker_metrics
+            .counter("azione_waitlist_offers_total", &offered),
+        1
+    );
+    let claimed = [("outcome", "claimed")];
+    assert_eq!(
+        app.web_metrics
+            .counter("azione_waitlist_claims_total", &claimed),
+        1
+    );
+}
+
+#[tokio::test]
+async fn retention_erases_waiting_list_entries_like_reservations() {
+    let app = TestApp::spawn_with(|c| c.jobs.retention = Duration::ZERO).await;
+    let id = app.create_performance(full_room(1)).await;
+    app.ticket_for(id, "holder@example.org", 1).await;
+    join_and_confirm(&app, id, "kept@example.org", 1).await;
+    let entry = entry_of(&app, "kept@example.org").await;
+    let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let moved = app
+        .admin_request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/admin/performances/{id}"),
+            Some(&json!({ "starts_at": past })),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let ctx = worker::JobContext::new(app.config.clone(), app.db.clone()).expect("context");
+    worker::housekeeping::run_once(&ctx)
+        .await
+        .expect("housekeeping");
+    let (name, email, erased): (Option<String>, Option<String>, bool) = sqlx::query_as(
+        "SELECT name, email, personal_data_erased_at IS NOT NULL FROM waitlist_entries WHERE id = $1",
+    )
+    .bind(entry)
+    .fetch_one(&app.db)
+    .await
+    .expect("entry");
+    assert_eq!((name, email, erased), (None, None, true));
 }
 
 /// Starts a worker of its own (a separate name, as a new process would have); the sender stops it.
