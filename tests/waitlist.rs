@@ -721,3 +721,37 @@ async fn a_full_performance_page_offers_the_waiting_list_form_which_works_withou
         .expect("post");
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn an_offer_claimed_for_fewer_seats_passes_the_rest_to_the_next_in_line() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(full_room(2)).await;
+    let holder = app.ticket_for(id, "holder@example.org", 2).await;
+    join_and_confirm(&app, id, "pair@example.org", 2).await;
+    join_and_confirm(&app, id, "single@example.org", 1).await;
+    post_token(&app, "/api/v1/reservations/cancel", &holder.cancel).await;
+    let claim = offer_token(&app, "pair@example.org", 2).await;
+    let too_many = app
+        .post_json(
+            "/api/v1/waitlist/claim",
+            &json!({ "token": claim, "party_size": 3 }),
+        )
+        .await;
+    assert_eq!(too_many.status(), 422);
+    let one = app
+        .post_json(
+            "/api/v1/waitlist/claim",
+            &json!({ "token": claim, "party_size": 1 }),
+        )
+        .await;
+    assert_eq!(one.status(), 200);
+    let next = offer_token(&app, "single@example.org", 2).await;
+    assert_eq!(
+        post_token(&app, "/api/v1/waitlist/claim", &next)
+            .await
+            .status(),
+        200
+    );
+    app.wait_for_jobs().await;
+    assert_eq!(check_seat_formula(&app, id).await, (2, 2, 0));
+}
