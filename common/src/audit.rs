@@ -23,6 +23,7 @@ pub enum AuditAction {
     JobRetry,
     JobKill,
     JobRetryAllFailed,
+    WaitlistRemove,
 }
 
 impl AuditAction {
@@ -45,6 +46,7 @@ impl AuditAction {
             AuditAction::JobRetry => "job.retry",
             AuditAction::JobKill => "job.kill",
             AuditAction::JobRetryAllFailed => "job.retry_all_failed",
+            AuditAction::WaitlistRemove => "waitlist.remove",
         }
     }
 }

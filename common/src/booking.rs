@@ -29,11 +29,11 @@ pub struct ReservationInput {
 /// A booking request that passed every rule that does not depend on the performance.
 #[derive(Debug, Clone)]
 pub struct NewReservation {
-    name: String,
-    email: String,
-    phone: Option<String>,
-    notes: Option<String>,
-    party_size: i32,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) phone: Option<String>,
+    pub(crate) notes: Option<String>,
+    pub(crate) party_size: i32,
 }
 
 impl NewReservation {
@@ -209,8 +209,9 @@ pub async fn create_reservation(
     Ok(Some(id))
 }
 
-/// True when the address has used up one of its caps.
-async fn over_email_limits(
+/// True when the address has used up one of its caps. Waiting-list entries count as bookings:
+/// both send e-mail to the address.
+pub(crate) async fn over_email_limits(
     conn: &mut PgConnection,
     performance_id: Uuid,
     email: &str,
@@ -218,8 +219,10 @@ async fn over_email_limits(
 ) -> Result<bool, sqlx::Error> {
     if limits.per_hour > 0 {
         let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM reservations
-              WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour'",
+            "SELECT (SELECT count(*) FROM reservations
+                      WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour')
+                  + (SELECT count(*) FROM waitlist_entries
+                      WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour')",
         )
         .bind(email)
         .fetch_one(&mut *conn)
@@ -230,8 +233,10 @@ async fn over_email_limits(
     }
     if limits.pending_per_performance > 0 {
         let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM reservations
-              WHERE performance_id = $1 AND lower(email) = lower($2) AND status = 'pending'",
+            "SELECT (SELECT count(*) FROM reservations
+                      WHERE performance_id = $1 AND lower(email) = lower($2) AND status = 'pending')
+                  + (SELECT count(*) FROM waitlist_entries
+                      WHERE performance_id = $1 AND lower(email) = lower($2) AND status = 'pending')",
         )
         .bind(performance_id)
         .bind(email)

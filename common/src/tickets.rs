@@ -24,6 +24,7 @@ pub struct Recipient {
     pub status: ReservationStatus,
     pub confirmation_sent: bool,
     pub ticket_sent: bool,
+    pub performance_id: Uuid,
     pub title: String,
     pub starts_at: DateTime<Utc>,
     pub room: String,
@@ -49,7 +50,7 @@ pub async fn find_recipient(
         "SELECT r.email, r.name, r.party_size, r.status,
                 r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
                 r.ticket_sent_at IS NOT NULL AS ticket_sent, r.language,
-                s.title, p.starts_at, rm.name AS room,
+                r.performance_id, s.title, p.starts_at, rm.name AS room,
                 p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at
            FROM reservations r
            JOIN performances p ON p.id = r.performance_id

@@ -9,6 +9,7 @@ use axum::{
     response::Response,
 };
 use common::booking::{self, BookingError, EmailLimits, NewReservation, ReservationInput};
+use common::catalogue::Performance;
 use common::locale::Language;
 use common::validation::FieldErrors;
 use serde_json::{Value, json};
@@ -34,6 +35,14 @@ pub(crate) async fn create_reservation(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let new = parse_body(body)?;
+    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    book(&state, performance_id, &new, locale::lang(), request_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+}
+
+/// The booking body (also the waiting list's), validated: every problem at once.
+pub fn parse_body(body: JsonObject) -> ApiResult<NewReservation> {
     let mut fields = Fields::new(body, &FIELDS);
     let input = ReservationInput {
         name: fields.string("name"),
@@ -43,19 +52,32 @@ pub(crate) async fn create_reservation(
         party_size: fields.integer("party_size"),
     };
     let mut errors = fields.into_errors();
-    let new = match NewReservation::parse(input) {
-        Ok(new) if errors.is_empty() => new,
-        Ok(_) => return Err(ApiError::Validation { fields: errors }),
+    match NewReservation::parse(input) {
+        Ok(new) if errors.is_empty() => Ok(new),
+        Ok(_) => Err(ApiError::Validation { fields: errors }),
         Err(domain) => {
             for (k, v) in domain {
                 errors.entry(k).or_insert(v);
             }
-            return Err(ApiError::Validation { fields: errors });
+            Err(ApiError::Validation { fields: errors })
         }
-    };
-    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
-    book(&state, performance_id, &new, locale::lang(), request_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+    }
+}
+
+/// The per-address caps in force (none when rate limits are off).
+pub fn email_limits(state: &AppState) -> EmailLimits {
+    let limits = &state.config.booking;
+    if state.config.rate_limit.per_minute == 0 {
+        EmailLimits {
+            per_hour: 0,
+            pending_per_performance: 0,
+        }
+    } else {
+        EmailLimits {
+            per_hour: limits.email_bookings_per_hour,
+            pending_per_performance: limits.email_pending_per_performance,
+        }
+    }
 }
 
 /// The one transaction of a booking. Over a per-address cap it writes nothing but answers
@@ -68,18 +90,7 @@ async fn book(
     language: Language,
     RequestId(request_id): RequestId,
 ) -> Result<(), BookingError> {
-    let limits = &state.config.booking;
-    let email_limits = if state.config.rate_limit.per_minute == 0 {
-        EmailLimits {
-            per_hour: 0,
-            pending_per_performance: 0,
-        }
-    } else {
-        EmailLimits {
-            per_hour: limits.email_bookings_per_hour,
-            pending_per_performance: limits.email_pending_per_performance,
-        }
-    };
+    let email_limits = email_limits(state);
     let result = async {
         let mut tx = state.db.begin().await?;
         let id = booking::create_reservation(
@@ -126,11 +137,44 @@ pub(crate) async fn submit_booking_form(
     PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let submit = async |state: &AppState, performance_id, new: &NewReservation| {
+        book(state, performance_id, new, locale::lang(), request_id)
+            .await
+            .map_err(ApiError::from)
+    };
+    let done = |performance: &Performance, seats: i32| {
+        let mut page = MessagePage::ok(
+            &locale::t("booking-sent-title"),
+            &locale::lang().t_args(
+                "booking-sent-text",
+                [
+                    ("seats", locale::t1("seats", "count", seats).into()),
+                    ("title", performance.title.as_str().into()),
+                    ("when", locale::date_time(performance.starts_at).into()),
+                ],
+            ),
+        );
+        page.details.push(locale::t("booking-sent-nothing"));
+        page
+    };
+    handle_form(&state, throttle.map(|_| ()), id, pairs, submit, done).await
+}
+
+/// A posted booking-style form (the booking form, the waiting list's): validates it, hands it to
+/// `submit`, and answers with the page `done` makes for the performance and the seats asked, the form again with its problems, or an error page.
+pub(crate) async fn handle_form(
+    state: &AppState,
+    throttle: ApiResult<()>,
+    id: Uuid,
+    pairs: Vec<(String, String)>,
+    submit: impl AsyncFnOnce(&AppState, Uuid, &NewReservation) -> ApiResult<()>,
+    done: impl FnOnce(&Performance, i32) -> MessagePage,
+) -> Response {
     let mut form = BookingForm::from_pairs(pairs);
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
-    let performance = match catalogue::load(&state, id).await {
+    let performance = match catalogue::load(state, id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
     };
@@ -142,28 +186,12 @@ pub(crate) async fn submit_booking_form(
         }),
         Ok(new) => {
             seats = new.party_size();
-            book(&state, performance.id, &new, locale::lang(), request_id)
-                .await
-                .map_err(ApiError::from)
+            submit(state, performance.id, &new).await
         }
         Err(fields) => Err(ApiError::Validation { fields }),
     };
     match outcome {
-        Ok(_) => {
-            let mut page = MessagePage::ok(
-                &locale::t("booking-sent-title"),
-                &locale::lang().t_args(
-                    "booking-sent-text",
-                    [
-                        ("seats", locale::t1("seats", "count", seats).into()),
-                        ("title", performance.title.as_str().into()),
-                        ("when", locale::date_time(performance.starts_at).into()),
-                    ],
-                ),
-            );
-            page.details.push(locale::t("booking-sent-nothing"));
-            pages::render(StatusCode::ACCEPTED, &page)
-        }
+        Ok(()) => pages::render(StatusCode::ACCEPTED, &done(&performance, seats)),
         Err(ApiError::Validation { fields }) => {
             form.errors = fields
                 .into_iter()

@@ -7,7 +7,7 @@ use chrono::Utc;
 use std::collections::BTreeMap;
 
 use common::booking::ReservationInput;
-use common::catalogue::{self, Performance};
+use common::catalogue::{self, BookingStatus, Performance};
 use common::validation::FieldErrors;
 use serde::Deserialize;
 use serde::Serialize;
@@ -33,6 +33,16 @@ pub(crate) struct PerformanceResponse {
     description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_party_size: Option<i32>,
+    /// Counts only: nothing about who waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waitlist: Option<WaitlistSummary>,
+}
+
+/// `"waitlist": {"open", "waiting"}` of the public detail.
+#[derive(Serialize)]
+struct WaitlistSummary {
+    open: bool,
+    waiting: i64,
 }
 
 impl PerformanceResponse {
@@ -46,6 +56,7 @@ impl PerformanceResponse {
             seats_available: p.seats_available(),
             description: None,
             max_party_size: None,
+            waitlist: None,
         }
     }
 
@@ -76,7 +87,14 @@ pub(crate) async fn show_performance(
     PathId(id): PathId,
 ) -> ApiResult<Json<PerformanceResponse>> {
     let performance = load(&state, id).await?;
-    Ok(Json(PerformanceResponse::detail(&performance)))
+    let mut conn = state.db.acquire().await?;
+    let counts = common::waitlist::count_entries(&mut conn, performance.id).await?;
+    let mut response = PerformanceResponse::detail(&performance);
+    response.waitlist = Some(WaitlistSummary {
+        open: performance.booking_status(Utc::now()) == BookingStatus::Open,
+        waiting: counts.waiting,
+    });
+    Ok(Json(response))
 }
 
 /// Loads a performance by the id in a URL; an unknown id is a 404.
@@ -124,6 +142,11 @@ impl PerformanceView {
     /// The booking status in words.
     pub fn status_label(&self) -> String {
         locale::t(&format!("status-{}", self.status))
+    }
+
+    /// Open but without a free seat: the page offers the waiting list instead.
+    pub fn is_full(&self) -> bool {
+        self.is_open() && self.seats_available == 0
     }
 }
 

@@ -62,6 +62,9 @@ async fn confirm(
         .await;
         match outcome {
             Ok(confirmed) => {
+                if let Confirmed::Now(id) = confirmed {
+                    crate::reminders::schedule(state, &mut tx, id).await?;
+                }
                 tx.commit().await?;
                 Ok(confirmed)
             }

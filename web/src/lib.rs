@@ -15,10 +15,12 @@ pub mod locale;
 pub mod ops;
 pub mod pages;
 pub mod rate_limit;
+pub mod reminders;
 pub mod routes;
 pub mod session;
 pub mod state;
 pub mod tickets;
+pub mod waitlist;
 
 use std::net::SocketAddr;
 

@@ -23,6 +23,10 @@ pub enum Endpoint {
     Confirm,
     Cancel,
     Login,
+    /// Joining a waiting list.
+    Waitlist,
+    /// Confirming, leaving or claiming a place on a waiting list.
+    WaitlistToken,
 }
 
 /// The limiter shared by all requests of the process.
@@ -170,6 +174,8 @@ limited!(Booking);
 limited!(Confirm);
 limited!(Cancel);
 limited!(Login);
+limited!(Waitlist);
+limited!(WaitlistToken);
 
 /// Failed logins allowed per account before it is locked for the rest of the window (counted
 /// in PostgreSQL, see `common::auth::reserve_login_attempt`).

@@ -38,3 +38,29 @@ email-ticket-open = Apri il mio biglietto
 email-ticket-code = Oppure detta al personale all'ingresso il codice del biglietto:
 email-ticket-cancel = Non puoi venire? Libera i posti, così potrà usarli qualcun altro:
 email-ticket-cancel-link = Annulla la prenotazione
+
+## Lista d'attesa: conferma del posto
+email-waitlist-subject = Conferma il tuo posto in lista d'attesa: { $title }
+email-waitlist-intro = hai chiesto di entrare in lista d'attesa per { $seats } per «{ $title }», { $when } ({ $room }).
+email-waitlist-pending = Non sei ancora in lista. Conferma entro { $valid_for } aprendo questo link e premendo il pulsante:
+email-waitlist-confirm-button = Mettiti in lista d'attesa
+email-waitlist-how = Quando si liberano posti li offriamo per e-mail nell'ordine di iscrizione; un'offerta tiene i posti per un tempo limitato.
+email-waitlist-leave = Hai cambiato idea? Esci dalla lista d'attesa:
+email-waitlist-leave-link = Esci dalla lista d'attesa
+email-waitlist-ignore = Se non l'hai chiesto tu, ignora questo messaggio: non succederà nulla.
+
+## Lista d'attesa: un'offerta
+email-offer-subject = Ci sono posti liberi per te: { $title }
+email-offer-intro = buone notizie: { $seats } per «{ $title }», { $when } ({ $room }), sono liberi per te.
+email-offer-until = Li teniamo per te fino a { $until }.
+email-offer-claim = Per prenderli, apri questo link e premi il pulsante:
+email-offer-claim-button = Prendi i posti
+email-offer-decline = Non puoi più venire? Rifiuta, e i posti passano subito alla persona successiva in lista:
+email-offer-decline-link = Rifiuta l'offerta
+
+## Promemoria
+email-reminder-subject = Promemoria: { $title }
+email-reminder-intro = ti ricordiamo che «{ $title }» è in programma { $when } ({ $room }), con { $seats } riservati per te.
+email-reminder-release = NON PUOI VENIRE? LIBERA I TUOI POSTI così potrà usarli qualcuno in lista d'attesa:
+email-reminder-release-button = Non puoi venire? Libera i posti
+email-reminder-calendar = Il file event.ics allegato aggiunge lo spettacolo al tuo calendario.

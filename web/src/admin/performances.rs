@@ -357,6 +357,7 @@ pub async fn save_performance_changes(
     let before = current.settings();
     let after = patch.apply(show_id, before.clone());
     catalogue::update_performance(&mut tx, id, &after).await?;
+    common::waitlist::queue_offers(&mut tx, id).await?;
     changed.extend(changes(&before, &after));
     if !changed.is_empty() {
         audit::record(

@@ -127,6 +127,7 @@ pub async fn save_room_changes(
                 let details = json!({ "name_changed": name_changed, "capacity": capacity });
                 audit::record(&mut tx, actor, AuditAction::RoomUpdate, Some(id), details).await?;
             }
+            common::waitlist::queue_offers_in_room(&mut tx, id).await?;
             tx.commit().await?;
             Ok(room)
         }

@@ -1,8 +1,10 @@
 //! One module per job; each holds `run`, the handler its queue's worker calls, and builds its
 //! e-mail for [`deliver`], which sends it under the reservation's delivery lease.
 
+pub mod reminders;
 pub mod send_confirmation_email;
 pub mod send_ticket;
+pub mod waitlist;
 
 use std::time::{Duration, Instant};
 
@@ -33,12 +35,7 @@ pub fn about_reservation(id: &str, r: &tickets::Recipient, tz: chrono_tz::Tz) ->
 
 /// `<purpose.reservation-id@host>`: the same for every attempt of one e-mail.
 pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) -> String {
-    let host = public_base_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .filter(|h| !h.is_empty())
-        .unwrap_or("azionelab.invalid");
+    let host = common::config::public_host(public_base_url);
     format!("<{purpose}.{reservation_id}@{host}>")
 }
 
@@ -46,20 +43,25 @@ pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) ->
 /// ride out a restart, so that the e-mail is not sent twice.
 const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Sends one e-mail of a reservation, at least once and at most once as far as the database can
+/// Sends one e-mail of a reservation (or waiting-list entry), at least once and at most once as far as the database can
 /// tell (see `common::delivery`): waits while another live worker sends it, builds it with
 /// `build` in the transaction that takes the lease (so that a token and the lease commit
 /// together; `build` returns `None` when there is nothing to send), sends it, and records it.
+/// Returns whether this call sent it.
 pub async fn deliver(
     ctx: &JobContext,
     reservation_id: Uuid,
     kind: delivery::Email,
     holder: &str,
     build: impl AsyncFnOnce(&mut PgConnection, i32) -> Result<Option<Email>, JobError>,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     let queue = match kind {
         delivery::Email::Confirmation => common::jobs::CONFIRMATION_QUEUE,
         delivery::Email::Ticket => common::jobs::TICKET_QUEUE,
+        delivery::Email::Reminder => common::jobs::REMINDER_QUEUE,
+        delivery::Email::WaitlistConfirmation | delivery::Email::WaitlistOffer => {
+            common::jobs::WAITLIST_QUEUE
+        }
     };
     let lease = ctx.delivery_lease();
     let waiting_since = Instant::now();
@@ -68,7 +70,7 @@ pub async fn deliver(
         match delivery::claim(&mut tx, reservation_id, kind, holder, lease).await? {
             Claim::NotNeeded => {
                 tracing::info!("e-mail not needed any more");
-                return Ok(());
+                return Ok(false);
             }
             Claim::Busy if waiting_since.elapsed() < lease.lease_for => {
                 drop(tx);
@@ -84,7 +86,7 @@ pub async fn deliver(
                 resumed,
             } => {
                 let Some(email) = build(&mut tx, generation).await? else {
-                    return Ok(());
+                    return Ok(false);
                 };
                 tx.commit().await?;
                 break (email, generation, resumed);
@@ -111,7 +113,7 @@ pub async fn deliver(
     } else {
         tracing::info!("e-mail sent, but superseded meanwhile; the newer one follows");
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Runs a job's work on a task of its own, so that a worker whose queue loses the database

@@ -118,14 +118,16 @@ pub(crate) async fn send(
                 text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
                 html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
                 inline_png: None,
+                calendar: None,
             }))
         },
     )
     .await
+    .map(|_| ())
 }
 
-/// How long a confirmation link stays valid, in words of the e-mail's language.
-fn describe_duration(lang: Language, d: std::time::Duration) -> String {
+/// How long a link stays valid, in words of the e-mail's language.
+pub(crate) fn describe_duration(lang: Language, d: std::time::Duration) -> String {
     let minutes = d.as_secs() / 60;
     match minutes {
         0 => lang.t("duration-moment"),

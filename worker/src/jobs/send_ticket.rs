@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use askama::Template;
 use common::{
-    booking::ReservationStatus, delivery, jobs::SendTicket, locale::Language,
+    booking::ReservationStatus, delivery, jobs::SendTicket, locale::Language, reminders,
     short_code::ShortCode, tickets,
 };
 use sqlx::PgConnection;
@@ -129,8 +129,10 @@ pub(crate) async fn send(
                     filename: "ticket.png".to_owned(),
                     bytes: png,
                 }),
+                calendar: Some(reminders::ics_for(reservation_id, &r, base)),
             }))
         },
     )
     .await
+    .map(|_| ())
 }
