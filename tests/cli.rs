@@ -32,7 +32,7 @@ fn missing_or_malformed_configuration_stops_both_binaries_with_one_line_naming_t
         ("SMTP_URL", "smtp://127.0.0.1:2525"),
         ("MAIL_FROM", "tickets@example.org"),
     ];
-    let cases: [(&str, Option<&str>); 8] = [
+    let cases: [(&str, Option<&str>); 11] = [
         ("DATABASE_URL", None),
         ("DATABASE_URL", Some("mysql://x")),
         ("SECRET_KEY", None),
@@ -41,6 +41,9 @@ fn missing_or_malformed_configuration_stops_both_binaries_with_one_line_naming_t
         ("BIND_ADDR", Some("not-an-address")),
         ("RATE_LIMIT_PER_MINUTE", Some("-3")),
         ("CONFIRMATION_TTL_MINUTES", Some("soon")),
+        ("TIMEZONE", Some("Europe/Atlantis")),
+        ("TIMEZONE", Some("+02:00")),
+        ("DEFAULT_LANGUAGE", Some("de")),
     ];
     for binary in ["azione-web", "azione-worker"] {
         for (name, value) in cases {
@@ -363,4 +366,115 @@ async fn web_and_worker_processes_serve_the_flow_stop_on_sigterm_and_log_no_secr
             "worker log contains {secret:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn create_staff_needs_only_the_database_url_and_its_help_explains_roles_and_password() {
+    let db = TestDatabase::create().await;
+    let help = process::run("azione-web", &["create-staff", "--help"], &[]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for needed in [
+        "admin",
+        "editor",
+        "door",
+        "operator",
+        "8 to 1000 characters",
+    ] {
+        assert!(help.contains(needed), "--help mentions {needed}:\n{help}");
+    }
+
+    let output = process::run(
+        "azione-web",
+        &[
+            "create-staff",
+            "--email",
+            "only-db@example.org",
+            "--role",
+            "door",
+        ],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("AZIONE_STAFF_PASSWORD", "correct horse battery"),
+        ],
+    );
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE actor = 'cli' AND action = 'staff.create'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1, "a user created on the command line is audited");
+}
+
+/// `create-staff` on a terminal (a pseudo-terminal from `script`): asks twice, echoes nothing.
+#[tokio::test]
+async fn create_staff_asks_for_the_password_twice_on_a_terminal_without_echo() {
+    use std::io::{Read, Write};
+    let db = TestDatabase::create().await;
+    let run = |email: &str, second: &str| {
+        let command = format!(
+            "env -i PATH=/usr/bin:/bin DATABASE_URL='{}' '{}' create-staff --email {email} --role door",
+            db.url,
+            process::binary("azione-web").display()
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script");
+        let mut stdout = child.stdout.take().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        let wait_for = |text: &str| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !seen.lock().unwrap().contains(text) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no {text:?} in {:?}",
+                    seen.lock().unwrap()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        let mut stdin = child.stdin.take().unwrap();
+        wait_for("Password for");
+        stdin.write_all(b"typed secret one\n").unwrap();
+        wait_for("again");
+        stdin.write_all(format!("{second}\n").as_bytes()).unwrap();
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let output = seen.lock().unwrap().clone();
+        (status.success(), output)
+    };
+
+    let (ok, output) = run("typed@example.org", "typed secret one");
+    assert!(ok, "{output}");
+    assert!(!output.contains("typed secret"), "echoed: {output:?}");
+    let (ok, output) = run("differs@example.org", "typed secret two");
+    assert!(!ok && output.contains("differ"), "{output}");
+    let users: Vec<String> = sqlx::query_scalar("SELECT email FROM staff_users")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, ["typed@example.org"]);
 }

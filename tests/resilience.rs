@@ -410,7 +410,9 @@ async fn while_the_database_is_stopped_every_request_answers_503_quickly_and_the
     let timed = |path: &'static str, accept_html: bool| {
         let request = rig.client.get(rig.url(path));
         let request = if accept_html {
-            request.header("accept", "text/html")
+            request
+                .header("accept", "text/html")
+                .header("accept-language", "en")
         } else {
             request
         };

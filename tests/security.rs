@@ -523,7 +523,7 @@ fn state_changing_routes() -> Vec<(Method, String)> {
 }
 
 /// Routes that anyone may use without logging in; they change nothing of a session's.
-const ANONYMOUS_POSTS: [&str; 7] = [
+const ANONYMOUS_POSTS: [&str; 15] = [
     "/admin/login",
     "/api/v1/performances/{}/reservations",
     "/performances/{}/reservations",
@@ -531,6 +531,14 @@ const ANONYMOUS_POSTS: [&str; 7] = [
     "/reservations/confirm",
     "/api/v1/reservations/cancel",
     "/reservations/cancel",
+    "/api/v1/performances/{}/waitlist",
+    "/performances/{}/waitlist",
+    "/api/v1/waitlist/confirm",
+    "/waitlist/confirm",
+    "/api/v1/waitlist/leave",
+    "/waitlist/leave",
+    "/api/v1/waitlist/claim",
+    "/waitlist/claim",
 ];
 
 fn is_anonymous(path: &str) -> bool {

@@ -23,6 +23,7 @@ pub enum AuditAction {
     JobRetry,
     JobKill,
     JobRetryAllFailed,
+    WaitlistRemove,
 }
 
 impl AuditAction {
@@ -45,6 +46,7 @@ impl AuditAction {
             AuditAction::JobRetry => "job.retry",
             AuditAction::JobKill => "job.kill",
             AuditAction::JobRetryAllFailed => "job.retry_all_failed",
+            AuditAction::WaitlistRemove => "waitlist.remove",
         }
     }
 }
@@ -75,6 +77,9 @@ pub struct AuditEntry {
     pub id: i64,
     pub at: chrono::DateTime<chrono::Utc>,
     pub actor: String,
+    /// Who that is for people: the staff member's e-mail, `key: <label>`, or the actor itself
+    /// (`cli`, or an account since deleted).
+    pub actor_name: String,
     pub action: String,
     pub subject_id: Option<Uuid>,
     pub details: Value,
@@ -86,7 +91,12 @@ pub async fn list_recent(
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, at, actor, action, subject_id, details FROM audit_log ORDER BY at DESC, id DESC LIMIT $1",
+        "SELECT a.id, a.at, a.actor, a.action, a.subject_id, a.details,
+                COALESCE(u.email, 'key: ' || k.label, a.actor) AS actor_name
+           FROM audit_log a
+           LEFT JOIN staff_users u ON a.actor = 'staff:' || u.id
+           LEFT JOIN api_keys k ON a.actor = 'key:' || k.id
+          ORDER BY a.at DESC, a.id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(conn)

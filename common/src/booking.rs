@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::catalogue::BookingStatus;
 use crate::jobs::{self, SendConfirmationEmail};
+use crate::locale::Language;
 use crate::validation::FieldErrors;
 
 /// Upper bound on any party size, whatever a performance allows.
@@ -28,11 +29,11 @@ pub struct ReservationInput {
 /// A booking request that passed every rule that does not depend on the performance.
 #[derive(Debug, Clone)]
 pub struct NewReservation {
-    name: String,
-    email: String,
-    phone: Option<String>,
-    notes: Option<String>,
-    party_size: i32,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) phone: Option<String>,
+    pub(crate) notes: Option<String>,
+    pub(crate) party_size: i32,
 }
 
 impl NewReservation {
@@ -163,12 +164,14 @@ struct BookingRow {
 
 /// Checks the performance and writes a pending reservation plus its confirmation-email job, in
 /// one statement (one round trip; the statement is its own transaction, so both rows commit
-/// together or not at all). `None` when the address is over one of its caps: then nothing is
-/// written.
+/// together or not at all). `None` when the address is over one of its caps (counted as
+/// [`over_email_limits`] counts them): then nothing is written. `language` is the one the
+/// visitor booked in; the reservation's e-mails are written in it.
 pub async fn create_reservation(
     conn: &mut PgConnection,
     performance_id: Uuid,
     new: &NewReservation,
+    language: Language,
     limits: EmailLimits,
     max_attempts: usize,
     request_id: Option<Uuid>,
@@ -186,21 +189,31 @@ pub async fn create_reservation(
             SELECT p.booking_status AS stored_booking_status, p.starts_at, p.max_party_size,
                    (r.capacity + p.additional_seats - p.manually_occupied_seats)::bigint
                    - (SELECT COALESCE(sum(party_size), 0) FROM reservations
-                       WHERE performance_id = p.id AND status = 'confirmed') AS seats_available
+                       WHERE performance_id = p.id AND status = 'confirmed')
+                   - (SELECT COALESCE(sum(party_size), 0) FROM waitlist_entries
+                       WHERE performance_id = p.id AND status = 'offered'
+                         AND offer_expires_at > now()) AS seats_available
               FROM performances p JOIN rooms r ON r.id = p.room_id
              WHERE p.id = $1),
          cap AS (
             SELECT CASE WHEN $8 > 0 THEN (SELECT count(*) FROM reservations
                                            WHERE lower(email) = lower($4)
+                                             AND created_at > now() - interval '1 hour')
+                                       + (SELECT count(*) FROM waitlist_entries
+                                           WHERE lower(email) = lower($4)
                                              AND created_at > now() - interval '1 hour') >= $8
                         ELSE false END
                 OR CASE WHEN $9 > 0 THEN (SELECT count(*) FROM reservations
                                            WHERE performance_id = $1 AND lower(email) = lower($4)
+                                             AND status = 'pending')
+                                       + (SELECT count(*) FROM waitlist_entries
+                                           WHERE performance_id = $1 AND lower(email) = lower($4)
                                              AND status = 'pending') >= $9
                         ELSE false END AS over_cap),
          booked AS (
-            INSERT INTO reservations (id, performance_id, name, email, phone, notes, party_size)
-            SELECT $2, $1, $3, $4, $5, $6, $7 FROM p, cap
+            INSERT INTO reservations (id, performance_id, name, email, phone, notes, party_size,
+                                      language)
+            SELECT $2, $1, $3, $4, $5, $6, $7, $15 FROM p, cap
              WHERE p.stored_booking_status = 'open' AND p.starts_at > now()
                AND $7 <= p.max_party_size AND $7 <= p.seats_available AND NOT cap.over_cap
             RETURNING id),
@@ -223,6 +236,7 @@ pub async fn create_reservation(
     .bind(&job.payload)
     .bind(job.max_attempts)
     .bind(&job.idempotency_key)
+    .bind(language.code())
     .fetch_optional(&mut *conn)
     .await?;
     let p = row.ok_or(BookingError::NotFound)?;
@@ -250,6 +264,46 @@ pub async fn create_reservation(
     }
     // Open when read, but started between the statement's clock and ours.
     Err(BookingError::BookingClosed)
+}
+
+/// True when the address has used up one of its caps. Waiting-list entries count as bookings:
+/// both send e-mail to the address.
+pub(crate) async fn over_email_limits(
+    conn: &mut PgConnection,
+    performance_id: Uuid,
+    email: &str,
+    limits: EmailLimits,
+) -> Result<bool, sqlx::Error> {
+    if limits.per_hour > 0 {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM reservations
+                      WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour')
+                  + (SELECT count(*) FROM waitlist_entries
+                      WHERE lower(email) = lower($1) AND created_at > now() - interval '1 hour')",
+        )
+        .bind(email)
+        .fetch_one(&mut *conn)
+        .await?;
+        if count >= i64::from(limits.per_hour) {
+            return Ok(true);
+        }
+    }
+    if limits.pending_per_performance > 0 {
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM reservations
+                      WHERE performance_id = $1 AND lower(email) = lower($2) AND status = 'pending')
+                  + (SELECT count(*) FROM waitlist_entries
+                      WHERE performance_id = $1 AND lower(email) = lower($2) AND status = 'pending')",
+        )
+        .bind(performance_id)
+        .bind(email)
+        .fetch_one(&mut *conn)
+        .await?;
+        if pending >= i64::from(limits.pending_per_performance) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What staff with access to personal data see of a reservation.

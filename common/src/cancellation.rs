@@ -1,5 +1,6 @@
 //! Cancellation: a visitor cancels with the link from their e-mail (a purpose-bound token);
-//! the seats return to sale at once and the ticket and links stop working.
+//! the seats return to sale at once (to the waiting list first, if anyone waits) and the ticket
+//! and links stop working.
 
 use crate::booking::ReservationStatus;
 use crate::catalogue;
@@ -55,9 +56,14 @@ pub async fn cancel_reservation(
     token::revoke_tokens(
         conn,
         token.reservation_id,
-        &[TokenPurpose::Ticket, TokenPurpose::Confirm],
+        &[
+            TokenPurpose::Ticket,
+            TokenPurpose::ShortCode,
+            TokenPurpose::Confirm,
+        ],
     )
     .await?;
     token::mark_token_used(conn, token.id).await?;
+    crate::waitlist::queue_offers(conn, performance_id).await?;
     Ok((token.reservation_id, true))
 }

@@ -1,6 +1,7 @@
 //! Rooms, shows and performances, and the seat arithmetic the whole product relies on:
-//! available = room capacity + additional seats - manually occupied seats - confirmed party sizes.
-//! Pending reservations hold no seats; only confirmation (under the performance row lock) does.
+//! available = room capacity + additional seats - manually occupied seats - confirmed party sizes
+//! minus seats held by live waiting-list offers. Pending reservations hold no seats; only
+//! confirmation and offers (under the performance row lock) do.
 
 use chrono::{DateTime, Utc};
 use std::ops::RangeInclusive;
@@ -67,6 +68,8 @@ pub struct Performance {
     pub manually_occupied_seats: i32,
     /// Sum of the party sizes of confirmed reservations.
     pub confirmed_seats: i64,
+    /// Seats held by live waiting-list offers (see `crate::waitlist`).
+    pub offered_seats: i64,
     pub max_party_size: i32,
     /// As staff set it; see [`Performance::booking_status`] for what visitors see.
     pub stored_booking_status: BookingStatus,
@@ -77,9 +80,16 @@ pub struct Performance {
 impl Performance {
     /// Seats a new confirmation may still take; never negative, even if staff shrank the room.
     pub fn seats_available(&self) -> i64 {
-        let total = i64::from(self.capacity) + i64::from(self.additional_seats)
-            - i64::from(self.manually_occupied_seats);
-        (total - self.confirmed_seats).max(0)
+        self.seats_free().max(0)
+    }
+
+    /// [`Performance::seats_available`] before clamping: negative when staff took away seats
+    /// that are already confirmed or offered.
+    pub fn seats_free(&self) -> i64 {
+        i64::from(self.capacity) + i64::from(self.additional_seats)
+            - i64::from(self.manually_occupied_seats)
+            - self.confirmed_seats
+            - self.offered_seats
     }
 
     /// The status visitors see: booking ends by itself when the performance starts.
@@ -108,6 +118,9 @@ macro_rules! performance_select {
            r.capacity, p.additional_seats, p.manually_occupied_seats,
            (SELECT COALESCE(sum(party_size), 0)::bigint FROM reservations
              WHERE performance_id = p.id AND status = 'confirmed') AS confirmed_seats,
+           (SELECT COALESCE(sum(party_size), 0)::bigint FROM waitlist_entries
+             WHERE performance_id = p.id AND status = 'offered' AND offer_expires_at > now())
+             AS offered_seats,
            p.max_party_size, p.booking_status AS stored_booking_status,
            p.checkin_opens_minutes_before, p.checkin_closes_minutes_after
       FROM performances p

@@ -10,7 +10,8 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::audit::AuditAction;
-use crate::token::TokenHash;
+use crate::short_code::ShortCode;
+use crate::token::{TokenHash, TokenPurpose};
 
 /// Who is checking tickets in, for the record and for nonce scoping.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +96,13 @@ pub async fn check_in(
     req: CheckinRequest<'_>,
     actor: &str,
 ) -> Result<CheckedIn, CheckinError> {
-    let hash = TokenHash::parse(req.token).ok_or(CheckinError::UnknownTicket)?;
+    // The ticket token, or else the short code typed at the door: one lookup, same semantics.
+    let (hash, purpose) = match TokenHash::parse(req.token) {
+        Some(hash) => (hash, TokenPurpose::Ticket),
+        None => ShortCode::parse(req.token)
+            .map(|code| (code.hash(), TokenPurpose::ShortCode))
+            .ok_or(CheckinError::UnknownTicket)?,
+    };
     let (staff, key) = match req.scanner {
         Scanner::Staff(id) => (Some(id), None),
         Scanner::ApiKey(id) => (None, Some(id)),
@@ -111,33 +118,34 @@ pub async fn check_in(
               JOIN reservations r ON r.id = t.reservation_id
               JOIN performances p ON p.id = r.performance_id
               JOIN shows s ON s.id = p.show_id
-             WHERE t.token_hash = $1 AND t.purpose = 'ticket'
+             WHERE t.token_hash = $1 AND t.purpose = $2
                FOR UPDATE OF r),
          done AS (
             UPDATE reservations r
-               SET checked_in_at = now(), checked_in_by_staff = $3, checked_in_by_api_key = $4
+               SET checked_in_at = now(), checked_in_by_staff = $4, checked_in_by_api_key = $5
               FROM found f
              WHERE r.id = f.reservation_id AND r.checked_in_at IS NULL
-               AND ($2::uuid IS NULL OR f.performance_id = $2)
+               AND ($3::uuid IS NULL OR f.performance_id = $3)
                AND NOT f.revoked AND f.status = 'confirmed' AND f.in_window
             RETURNING r.checked_in_at),
          audit AS (
             INSERT INTO audit_log (actor, action, subject_id, details)
-            SELECT $5, $8, f.performance_id, jsonb_build_object('party_size', f.party_size)
+            SELECT $6, $9, f.performance_id, jsonb_build_object('party_size', f.party_size)
               FROM found f, done),
          saved AS (
             INSERT INTO checkin_nonces (principal, nonce, reservation_id, response)
-            SELECT $6, $7, f.reservation_id,
+            SELECT $7, $8, f.reservation_id,
                    jsonb_build_object('result', 'checked_in', 'party_size', f.party_size,
                        'performance', jsonb_build_object('id', f.performance_id, 'title', f.title,
                                                          'starts_at', f.starts_at),
                        'checked_in_at', d.checked_in_at)
               FROM found f, done d
-             WHERE $7::text IS NOT NULL
+             WHERE $8::text IS NOT NULL
             ON CONFLICT DO NOTHING)
          SELECT f.*, d.checked_in_at AS checked_in_now FROM found f LEFT JOIN done d ON true",
     )
     .bind(hash.as_bytes())
+    .bind(purpose)
     .bind(req.performance_id)
     .bind(staff)
     .bind(key)

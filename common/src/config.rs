@@ -15,6 +15,7 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     pub jobs: JobsConfig,
     pub booking: BookingConfig,
+    pub locale: LocaleConfig,
     pub rate_limit: RateLimitConfig,
     /// Signs sessions and CSRF tokens; at least 32 bytes.
     pub secret_key: SecretString,
@@ -105,6 +106,43 @@ pub struct BookingConfig {
     pub email_bookings_per_hour: u32,
     /// Unconfirmed reservations one e-mail address may hold for one performance.
     pub email_pending_per_performance: u32,
+    /// How long a waiting-list offer holds its seats (`WAITLIST_OFFER_MINUTES`), never past
+    /// the start.
+    pub waitlist_offer_hold: Duration,
+    /// How long before the start a confirmed reservation's reminder goes out
+    /// (`REMINDER_HOURS_BEFORE`); `None` (0) sends none.
+    pub reminder_before: Option<Duration>,
+}
+
+/// How people are addressed: the zone of every time they read or type, and the language when
+/// neither their choice nor their browser decides.
+#[derive(Debug, Clone)]
+pub struct LocaleConfig {
+    /// `TIMEZONE`, an IANA zone name.
+    pub timezone: chrono_tz::Tz,
+    /// `DEFAULT_LANGUAGE`.
+    pub default_language: crate::locale::Language,
+}
+
+impl LocaleConfig {
+    /// `TIMEZONE` (default `Europe/Rome`) and `DEFAULT_LANGUAGE` (default `it`).
+    pub fn from_env() -> anyhow::Result<LocaleConfig> {
+        let timezone = match optional_var("TIMEZONE")? {
+            None => crate::time::DEFAULT_TIMEZONE,
+            Some(name) => crate::time::parse_timezone(&name).with_context(|| {
+                format!("TIMEZONE must be an IANA time zone name such as Europe/Rome, not {name:?}")
+            })?,
+        };
+        let default_language = match optional_var("DEFAULT_LANGUAGE")? {
+            None => crate::locale::Language::It,
+            Some(code) => crate::locale::Language::parse(&code)
+                .context("DEFAULT_LANGUAGE must be it or en")?,
+        };
+        Ok(LocaleConfig {
+            timezone,
+            default_language,
+        })
+    }
 }
 
 impl Config {
@@ -184,7 +222,15 @@ impl Config {
                 ),
                 email_bookings_per_hour: var_or("EMAIL_BOOKINGS_PER_HOUR", 10)?,
                 email_pending_per_performance: var_or("EMAIL_PENDING_PER_PERFORMANCE", 3)?,
+                waitlist_offer_hold: Duration::from_secs(
+                    60 * var_or("WAITLIST_OFFER_MINUTES", 120u64)?,
+                ),
+                reminder_before: match var_or("REMINDER_HOURS_BEFORE", 24u64)? {
+                    0 => None,
+                    hours => Some(Duration::from_secs(3600 * hours)),
+                },
             },
+            locale: LocaleConfig::from_env()?,
             rate_limit: RateLimitConfig {
                 per_minute: var_or("RATE_LIMIT_PER_MINUTE", 20)?,
             },
@@ -226,6 +272,13 @@ impl Config {
                 confirmation_ttl: Duration::from_secs(3600),
                 email_bookings_per_hour: 0,
                 email_pending_per_performance: 0,
+                waitlist_offer_hold: Duration::from_secs(120 * 60),
+                reminder_before: Some(Duration::from_secs(24 * 3600)),
+            },
+            // English keeps test assertions readable; tests of Italian ask for it.
+            locale: LocaleConfig {
+                timezone: crate::time::DEFAULT_TIMEZONE,
+                default_language: crate::locale::Language::En,
             },
             rate_limit: RateLimitConfig { per_minute: 0 },
             secret_key: "test-secret-key-that-is-long-enough-0123456789"
@@ -262,6 +315,16 @@ impl DatabaseConfig {
     pub fn url(&self) -> &str {
         self.url.expose_secret()
     }
+}
+
+/// The host of `PUBLIC_BASE_URL` (for Message-IDs and calendar UIDs).
+pub fn public_host(public_base_url: &str) -> &str {
+    public_base_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("azionelab.invalid")
 }
 
 /// A variable that must be present and non-empty.

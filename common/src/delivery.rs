@@ -1,4 +1,4 @@
-//! Delivery of a reservation's e-mails, at least once and as nearly exactly once as SMTP allows.
+//! Delivery of a reservation's (and a waiting-list entry's) e-mails, at least once and as nearly exactly once as SMTP allows.
 //!
 //! One worker at a time sends a given e-mail of a reservation: it takes a lease named after its
 //! apalis worker, which lapses when that worker stops heartbeating (its process died, or its
@@ -10,37 +10,165 @@
 //! for an older generation (with a ticket revoked meanwhile) never counts as the sent ticket,
 //! and the newer job, waiting on the lease, sends after it: the newest e-mail always holds the
 //! live ticket.
+//!
+//! The lease is taken in one statement, which for a reservation's e-mails also reads what the
+//! e-mail shows (its [`Recipient`]), so a send costs one round trip before the e-mail is built.
 
 use std::time::Duration;
 
-use crate::{booking::ReservationStatus, tickets::Recipient};
-use sqlx::PgConnection;
+use crate::tickets::{RECIPIENT_COLUMNS, RECIPIENT_JOINS, Recipient};
+use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-/// Which e-mail of a reservation.
+/// Which e-mail of a reservation or of a waiting-list entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Email {
     /// The link that confirms a pending reservation.
     Confirmation,
     /// The QR ticket of a confirmed reservation.
     Ticket,
+    /// The reminder of a confirmed reservation, shortly before its performance.
+    Reminder,
+    /// The link that confirms a place on the waiting list.
+    WaitlistConfirmation,
+    /// A waiting-list offer with its claim link.
+    WaitlistOffer,
+}
+
+/// Where an e-mail's lease and record live: static table and column names, never input.
+struct Shape {
+    table: &'static str,
+    /// The status the row must have for the e-mail to be needed.
+    wanted_status: &'static str,
+    send_by: &'static str,
+    started_at: &'static str,
+    /// True (over the row `r`) when the personal data the e-mail needs is still there.
+    addressable: &'static str,
+    record: Record,
+}
+
+/// How a send is recorded.
+enum Record {
+    /// Once: a timestamp column.
+    Once(&'static str),
+    /// The ticket's generations (see the module's documentation).
+    Generations,
+}
+
+impl Email {
+    fn shape(self) -> Shape {
+        // The visitor's free-text name stays out of the confirmation e-mails (anyone can book
+        // in any address's name): they need the address only.
+        const EMAIL: &str = "r.email IS NOT NULL";
+        const EMAIL_AND_NAME: &str = "r.email IS NOT NULL AND r.name IS NOT NULL";
+        let once = |table, wanted_status, send_by, started_at, addressable, sent_at| Shape {
+            table,
+            wanted_status,
+            send_by,
+            started_at,
+            addressable,
+            record: Record::Once(sent_at),
+        };
+        match self {
+            Email::Confirmation => once(
+                "reservations",
+                "pending",
+                "confirmation_send_by",
+                "confirmation_send_started_at",
+                EMAIL,
+                "confirmation_sent_at",
+            ),
+            Email::Ticket => Shape {
+                table: "reservations",
+                wanted_status: "confirmed",
+                send_by: "ticket_send_by",
+                started_at: "ticket_send_started_at",
+                addressable: EMAIL_AND_NAME,
+                record: Record::Generations,
+            },
+            Email::Reminder => once(
+                "reservations",
+                "confirmed",
+                "reminder_send_by",
+                "reminder_send_started_at",
+                EMAIL_AND_NAME,
+                "reminder_sent_at",
+            ),
+            Email::WaitlistConfirmation => once(
+                "waitlist_entries",
+                "pending",
+                "confirmation_send_by",
+                "confirmation_send_started_at",
+                EMAIL,
+                "confirmation_sent_at",
+            ),
+            Email::WaitlistOffer => once(
+                "waitlist_entries",
+                "offered",
+                "offer_send_by",
+                "offer_send_started_at",
+                EMAIL,
+                "offer_sent_at",
+            ),
+        }
+    }
+}
+
+impl Shape {
+    /// `(columns, joins)` that read the [`Recipient`] along with the lease: a reservation's
+    /// e-mails only (a waiting-list entry's job reads its addressee itself).
+    fn recipient(&self) -> Option<(&'static str, &'static str)> {
+        (self.table == "reservations").then_some((RECIPIENT_COLUMNS, RECIPIENT_JOINS))
+    }
+}
+
+impl Record {
+    /// `(sent, generation)` as expressions over the row `r`.
+    fn state(&self) -> (String, &'static str) {
+        match self {
+            Record::Once(sent_at) => (format!("r.{sent_at} IS NOT NULL"), "1"),
+            Record::Generations => (
+                "r.ticket_sent_generation >= r.ticket_generation".to_owned(),
+                "r.ticket_generation",
+            ),
+        }
+    }
+
+    /// `(SET items, RETURNING expression)` that record a send of generation `$3`.
+    fn update(&self) -> (String, &'static str) {
+        match self {
+            Record::Once(sent_at) => (
+                format!("{sent_at} = COALESCE({sent_at}, now())"),
+                "$3::integer IS NOT NULL",
+            ),
+            Record::Generations => (
+                "ticket_sent_generation = CASE WHEN ticket_generation = $3
+                     THEN $3 ELSE ticket_sent_generation END,
+                 ticket_sent_at = CASE WHEN ticket_generation = $3
+                     THEN now() ELSE ticket_sent_at END"
+                    .to_owned(),
+                "ticket_generation = $3",
+            ),
+        }
+    }
 }
 
 /// What a worker may do about an e-mail now.
 #[derive(Debug, Clone)]
 pub enum Claim {
-    /// Send it, carrying `generation`, to `recipient`. `resumed` is true when an earlier holder
-    /// started this send and never recorded its outcome: this send may be a duplicate.
+    /// Send it, carrying `generation`. `resumed` is true when an earlier holder started this
+    /// send and never recorded its outcome: this send may be a duplicate. `recipient` is what a
+    /// reservation's e-mail shows, read under the lease (`None` for a waiting-list entry's).
     Send {
         generation: i32,
         resumed: bool,
-        recipient: Box<Recipient>,
+        recipient: Option<Box<Recipient>>,
     },
-    /// Nothing to send: already sent, or the reservation no longer needs it.
+    /// Nothing to send: already sent, or the reservation (entry) no longer needs it.
     NotNeeded,
-    /// The reservation's personal data has been erased: there is no one to send it to.
+    /// The personal data has been erased: there is no one to send it to.
     Erased,
-    /// No such reservation.
+    /// No such reservation (entry).
     Gone,
     /// Another live worker is sending it right now.
     Busy,
@@ -55,98 +183,96 @@ pub struct Lease {
     pub lease_for: Duration,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct LeaseRow {
-    #[sqlx(flatten)]
-    recipient: Recipient,
+    /// Whether the row has the status its e-mail needs.
+    wanted: bool,
     sent: bool,
+    /// Whether the personal data the e-mail needs is still there.
+    addressable: bool,
     generation: i32,
     holder: Option<String>,
     /// `None` when there is no holder.
     holder_alive: Option<bool>,
 }
 
-/// Takes the lease on `email` of a reservation for `holder` and reads what the e-mail shows,
-/// in one statement, in the caller's transaction (the reservation row stays locked until it
-/// ends, so a token issued in the same transaction and the lease go together).
+/// Takes the lease on `email` of a reservation (or waiting-list entry) for `holder`, and for a
+/// reservation's e-mail reads what it shows, in one statement, in the caller's transaction (the
+/// row stays locked until it ends, so a token issued in the same transaction and the lease go
+/// together).
 pub async fn claim(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    id: Uuid,
     email: Email,
     holder: &str,
     lease: Lease,
 ) -> Result<Claim, sqlx::Error> {
-    let wanted_status = match email {
-        Email::Confirmation => ReservationStatus::Pending,
-        Email::Ticket => ReservationStatus::Confirmed,
-    };
+    let shape = email.shape();
+    let reads_recipient = shape.recipient();
+    let (recipient_columns, recipient_joins) = reads_recipient
+        .map(|(columns, joins)| (format!(", {columns}"), joins))
+        .unwrap_or_default();
+    let Shape {
+        table,
+        wanted_status,
+        send_by,
+        started_at,
+        addressable,
+        record,
+    } = shape;
+    let (sent, generation) = record.state();
     // `taken` takes the lease exactly when the checks below end in `Claim::Send`.
-    let row: Option<LeaseRow> = sqlx::query_as(
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH cur AS (
-            SELECT r.id, r.email, r.name, r.party_size, r.status,
-                   r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
-                   r.ticket_sent_at IS NOT NULL AS ticket_sent,
-                   s.title, p.starts_at, rm.name AS room,
-                   p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at,
-                   CASE WHEN $2 THEN r.ticket_sent_generation >= r.ticket_generation
-                        ELSE r.confirmation_sent_at IS NOT NULL END AS sent,
-                   CASE WHEN $2 THEN r.ticket_generation ELSE 1 END AS generation,
-                   h.holder,
-                   h.started_at > now() - make_interval(secs => $4)
+            SELECT r.id, r.status = '{wanted_status}' AS wanted, {sent} AS sent,
+                   {addressable} AS addressable, {generation} AS generation,
+                   r.{send_by} AS holder,
+                   r.{started_at} > now() - make_interval(secs => $3)
                    AND EXISTS (SELECT 1 FROM apalis.workers w
-                                WHERE w.id = h.holder
-                                  AND w.last_seen > now() - make_interval(secs => $3)) AS holder_alive
-              FROM reservations r
-              JOIN performances p ON p.id = r.performance_id
-              JOIN shows s ON s.id = p.show_id
-              JOIN rooms rm ON rm.id = p.room_id,
-                   LATERAL (SELECT CASE WHEN $2 THEN r.ticket_send_by
-                                        ELSE r.confirmation_send_by END AS holder,
-                                   CASE WHEN $2 THEN r.ticket_send_started_at
-                                        ELSE r.confirmation_send_started_at END AS started_at) h
+                                WHERE w.id = r.{send_by}
+                                  AND w.last_seen > now() - make_interval(secs => $2)) AS holder_alive
+                   {recipient_columns}
+              FROM {table} r
+                   {recipient_joins}
              WHERE r.id = $1
                FOR UPDATE OF r),
          taken AS (
-            UPDATE reservations t
-               SET confirmation_send_by = CASE WHEN $2 THEN t.confirmation_send_by ELSE $5 END,
-                   confirmation_send_started_at = CASE WHEN $2 THEN t.confirmation_send_started_at
-                                                       ELSE now() END,
-                   ticket_send_by = CASE WHEN $2 THEN $5 ELSE t.ticket_send_by END,
-                   ticket_send_started_at = CASE WHEN $2 THEN now() ELSE t.ticket_send_started_at END
+            UPDATE {table} t SET {send_by} = $4, {started_at} = now()
               FROM cur
-             WHERE t.id = cur.id AND NOT cur.sent AND cur.status = $6
-               AND cur.email IS NOT NULL AND (NOT $2 OR cur.name IS NOT NULL)
-               AND (cur.holder IS NULL OR cur.holder = $5 OR cur.holder_alive IS NOT TRUE))
-         SELECT * FROM cur",
-    )
-    .bind(reservation_id)
-    .bind(email == Email::Ticket)
+             WHERE t.id = cur.id AND cur.wanted AND NOT cur.sent AND cur.addressable
+               AND (cur.holder IS NULL OR cur.holder = $4 OR cur.holder_alive IS NOT TRUE))
+         SELECT * FROM cur"
+    )))
+    .bind(id)
     .bind(lease.stale_after.as_secs_f64())
     .bind(lease.lease_for.as_secs_f64())
     .bind(holder)
-    .bind(wanted_status)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         return Ok(Claim::Gone);
     };
-    let r = row.recipient;
-    if row.sent || r.status != wanted_status {
+    let lease_row = LeaseRow::from_row(&row)?;
+    if lease_row.sent || !lease_row.wanted {
         return Ok(Claim::NotNeeded);
     }
-    if r.email.is_none() || (email == Email::Ticket && r.name.is_none()) {
+    if !lease_row.addressable {
         return Ok(Claim::Erased);
     }
-    let resumed = match row.holder.as_deref() {
+    let resumed = match lease_row.holder.as_deref() {
         None => false,
         Some(h) if h == holder => true,
-        Some(_) if row.holder_alive == Some(true) => return Ok(Claim::Busy),
+        Some(_) if lease_row.holder_alive == Some(true) => return Ok(Claim::Busy),
         Some(_) => true,
     };
+    let recipient = match reads_recipient {
+        Some(_) => Some(Box::new(Recipient::from_row(&row)?)),
+        None => None,
+    };
     Ok(Claim::Send {
-        generation: row.generation,
+        generation: lease_row.generation,
         resumed,
-        recipient: Box::new(r),
+        recipient,
     })
 }
 
@@ -154,67 +280,47 @@ pub async fn claim(
 /// when the e-mail was superseded meanwhile (a ticket re-sent by staff): it is not the sent one.
 pub async fn record_sent(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    id: Uuid,
     email: Email,
     holder: &str,
     generation: i32,
 ) -> Result<bool, sqlx::Error> {
-    let current: Option<bool> = match email {
-        Email::Confirmation => {
-            sqlx::query_scalar(
-                "UPDATE reservations
-                    SET confirmation_sent_at = COALESCE(confirmation_sent_at, now()),
-                        confirmation_send_by = NULLIF(confirmation_send_by, $2),
-                        confirmation_send_started_at = CASE WHEN confirmation_send_by = $2
-                            THEN NULL ELSE confirmation_send_started_at END
-                  WHERE id = $1
-              RETURNING true",
-            )
-            .bind(reservation_id)
-            .bind(holder)
-            .fetch_optional(conn)
-            .await?
-        }
-        Email::Ticket => {
-            sqlx::query_scalar(
-                "UPDATE reservations
-                    SET ticket_sent_generation = CASE WHEN ticket_generation = $3
-                            THEN $3 ELSE ticket_sent_generation END,
-                        ticket_sent_at = CASE WHEN ticket_generation = $3
-                            THEN now() ELSE ticket_sent_at END,
-                        ticket_send_by = NULLIF(ticket_send_by, $2),
-                        ticket_send_started_at = CASE WHEN ticket_send_by = $2
-                            THEN NULL ELSE ticket_send_started_at END
-                  WHERE id = $1
-              RETURNING ticket_generation = $3",
-            )
-            .bind(reservation_id)
-            .bind(holder)
-            .bind(generation)
-            .fetch_optional(conn)
-            .await?
-        }
-    };
+    let Shape {
+        table,
+        send_by,
+        started_at,
+        record,
+        ..
+    } = email.shape();
+    let (record, current) = record.update();
+    let current: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table}
+            SET {record},
+                {send_by} = NULLIF({send_by}, $2),
+                {started_at} = CASE WHEN {send_by} = $2 THEN NULL ELSE {started_at} END
+          WHERE id = $1
+      RETURNING {current}"
+    )))
+    .bind(id)
+    .bind(holder)
+    .bind(generation)
+    .fetch_optional(conn)
+    .await?;
     Ok(current.unwrap_or(false))
 }
 
 /// Frees `holder`'s lease after a failed send, so that the retry or another worker may send.
 pub async fn release(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    id: Uuid,
     email: Email,
     holder: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE reservations
-            SET confirmation_send_by = CASE WHEN $2 THEN confirmation_send_by
-                                            ELSE NULLIF(confirmation_send_by, $3) END,
-                ticket_send_by = CASE WHEN $2 THEN NULLIF(ticket_send_by, $3)
-                                      ELSE ticket_send_by END
-          WHERE id = $1",
-    )
-    .bind(reservation_id)
-    .bind(email == Email::Ticket)
+    let Shape { table, send_by, .. } = email.shape();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET {send_by} = NULLIF({send_by}, $2) WHERE id = $1"
+    )))
+    .bind(id)
     .bind(holder)
     .execute(conn)
     .await?;

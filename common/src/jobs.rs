@@ -12,8 +12,18 @@ pub const CONFIRMATION_QUEUE: &str = "email.confirmation";
 /// Queue of [`SendTicket`] jobs.
 pub const TICKET_QUEUE: &str = "email.ticket";
 
+/// Queue of [`WaitlistJob`]s: offering freed seats and the waiting list's e-mails.
+pub const WAITLIST_QUEUE: &str = "waitlist";
+/// Queue of [`SendReminder`] jobs, each scheduled for its reminder time.
+pub const REMINDER_QUEUE: &str = "email.reminder";
+
 /// Every queue the worker consumes, for the operator views.
-pub const QUEUES: [&str; 2] = [CONFIRMATION_QUEUE, TICKET_QUEUE];
+pub const QUEUES: [&str; 4] = [
+    CONFIRMATION_QUEUE,
+    TICKET_QUEUE,
+    WAITLIST_QUEUE,
+    REMINDER_QUEUE,
+];
 
 /// Attempts a job gets before it stays `Failed` (the worker retries in process with backoff).
 pub const DEFAULT_MAX_ATTEMPTS: usize = 25;
@@ -36,6 +46,25 @@ pub struct SendTicket {
     pub request_id: Option<Uuid>,
 }
 
+/// Work of the waiting list (see `common::waitlist`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitlistJob {
+    /// Lock the performance, expire lapsed offers and offer the free seats to the earliest
+    /// waiting entries whose party fits.
+    OfferSeats { performance_id: Uuid },
+    /// E-mail the link that confirms a place in line.
+    SendConfirmation { entry_id: Uuid },
+    /// E-mail an offer with its claim link.
+    SendOffer { entry_id: Uuid },
+}
+
+/// E-mail a confirmed reservation's reminder shortly before its performance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendReminder {
+    pub reservation_id: Uuid,
+}
+
 /// A payload type and the queue it travels on.
 pub trait Job: Serialize {
     const QUEUE: &'static str;
@@ -55,6 +84,38 @@ impl Job for SendTicket {
     fn idempotency_key(&self) -> String {
         format!("ticket:{}", self.reservation_id)
     }
+}
+
+impl Job for WaitlistJob {
+    const QUEUE: &'static str = WAITLIST_QUEUE;
+    fn idempotency_key(&self) -> String {
+        match self {
+            // Seats may come free any number of times: every occasion is its own job.
+            WaitlistJob::OfferSeats { performance_id } => {
+                format!("offer-seats:{performance_id}:{}", Uuid::new_v4())
+            }
+            WaitlistJob::SendConfirmation { entry_id } => format!("waitlist-confirm:{entry_id}"),
+            WaitlistJob::SendOffer { entry_id } => format!("waitlist-offer:{entry_id}"),
+        }
+    }
+}
+
+impl Job for SendReminder {
+    const QUEUE: &'static str = REMINDER_QUEUE;
+    fn idempotency_key(&self) -> String {
+        format!("reminder:{}", self.reservation_id)
+    }
+}
+
+/// Like [`enqueue`], but the job waits until `run_at` (a scheduled reminder, an offer's expiry).
+pub async fn enqueue_at<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    max_attempts: usize,
+    run_at: chrono::DateTime<chrono::Utc>,
+    idempotency_key: String,
+) -> Result<(), sqlx::Error> {
+    push(conn, job, max_attempts, idempotency_key, Some(run_at)).await
 }
 
 /// Pushes `job` on the caller's connection, so it commits or rolls back with the caller's writes.
@@ -83,12 +144,26 @@ async fn enqueue_keyed<J: Job>(
     max_attempts: usize,
     idempotency_key: String,
 ) -> Result<(), sqlx::Error> {
+    push(conn, job, max_attempts, idempotency_key, None).await
+}
+
+async fn push<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    max_attempts: usize,
+    idempotency_key: String,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), sqlx::Error> {
     let args = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let task = TaskBuilder::new(args)
+    let mut task = TaskBuilder::new(args)
         .max_attempts(max_attempts)
-        .idempotency_key(idempotency_key)
-        .build();
-    apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task])
+        .idempotency_key(idempotency_key);
+    if let Some(run_at) = run_at {
+        // Whole seconds, rounded up: a job never runs before its time.
+        let seconds = run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0);
+        task = task.run_at_timestamp(u64::try_from(seconds).unwrap_or(0));
+    }
+    apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task.build()])
         .await
         .map_err(|e| match e {
             apalis_postgres::Error::Database(e) => e,

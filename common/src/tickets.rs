@@ -11,10 +11,11 @@ use sqlx::{FromRow, PgConnection};
 
 use uuid::Uuid;
 
+use crate::short_code::ShortCode;
 use crate::token::{self, RawToken, TokenHash, TokenPurpose};
 
-/// What the confirmation and ticket e-mails need to know of a reservation (read by
-/// `delivery::claim`, which takes the lease to send one).
+/// What the e-mails about a reservation need to know of it (read by `delivery::claim`, which
+/// takes the lease to send one).
 #[derive(Debug, Clone, FromRow)]
 pub struct Recipient {
     /// `None` once personal data has been erased.
@@ -24,15 +25,52 @@ pub struct Recipient {
     pub status: ReservationStatus,
     pub confirmation_sent: bool,
     pub ticket_sent: bool,
+    pub performance_id: Uuid,
     pub title: String,
     pub starts_at: DateTime<Utc>,
     pub room: String,
     /// End of the check-in window: the ticket expires then.
     pub checkin_closes_at: DateTime<Utc>,
+    /// `it` or `en`: the language the reservation was booked in (see `language()`).
+    pub language: String,
 }
 
-/// Fresh ticket and cancel tokens, in one statement; any earlier ones of this reservation are
-/// revoked, so a retried job or a re-sent ticket leaves exactly one valid pair.
+impl Recipient {
+    /// The language of this reservation's e-mails.
+    pub fn language(&self) -> crate::locale::Language {
+        crate::locale::Language::parse(&self.language).unwrap_or(crate::locale::Language::It)
+    }
+}
+
+/// The columns of a [`Recipient`] over the reservation `r`, with [`RECIPIENT_JOINS`].
+pub(crate) const RECIPIENT_COLUMNS: &str = "r.email, r.name, r.party_size, r.status,
+    r.confirmation_sent_at IS NOT NULL AS confirmation_sent,
+    r.ticket_sent_at IS NOT NULL AS ticket_sent, r.language,
+    r.performance_id, s.title, p.starts_at, rm.name AS room,
+    p.starts_at + make_interval(mins => p.checkin_closes_minutes_after) AS checkin_closes_at";
+
+/// What [`RECIPIENT_COLUMNS`] read besides the reservation `r`.
+pub(crate) const RECIPIENT_JOINS: &str = "JOIN performances p ON p.id = r.performance_id
+    JOIN shows s ON s.id = p.show_id
+    JOIN rooms rm ON rm.id = p.room_id";
+
+/// Loads what the e-mails about a reservation show, without a lease (the reminder reads it to
+/// decide whether it is due).
+pub async fn find_recipient(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+) -> Result<Option<Recipient>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECIPIENT_COLUMNS} FROM reservations r {RECIPIENT_JOINS} WHERE r.id = $1"
+    )))
+    .bind(reservation_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Fresh ticket and cancel tokens and the ticket's short code, in one statement; any earlier
+/// ones of this reservation are revoked, so a retried job or a re-sent ticket leaves exactly one
+/// valid ticket. The short code is [`ShortCode::for_ticket`] of the returned ticket token.
 pub async fn issue_ticket_tokens(
     conn: &mut PgConnection,
     reservation_id: Uuid,
@@ -42,14 +80,17 @@ pub async fn issue_ticket_tokens(
     let cancel = RawToken::generate();
     sqlx::query(
         "WITH revoked AS (UPDATE reservation_tokens SET revoked_at = now()
-                           WHERE reservation_id = $1 AND purpose IN ('ticket', 'cancel') AND revoked_at IS NULL)
+                           WHERE reservation_id = $1 AND purpose IN ('ticket', 'cancel', 'short_code')
+                             AND revoked_at IS NULL)
          INSERT INTO reservation_tokens (id, reservation_id, purpose, token_hash, expires_at)
-         VALUES (gen_random_uuid(), $1, 'ticket', $2, $3), (gen_random_uuid(), $1, 'cancel', $4, NULL)",
+         VALUES (gen_random_uuid(), $1, 'ticket', $2, $3), (gen_random_uuid(), $1, 'cancel', $4, NULL),
+                (gen_random_uuid(), $1, 'short_code', $5, $3)",
     )
     .bind(reservation_id)
     .bind(ticket.hash().as_bytes())
     .bind(valid_until)
     .bind(cancel.hash().as_bytes())
+    .bind(ShortCode::for_ticket(ticket.expose()).hash().as_bytes())
     .execute(conn)
     .await?;
     Ok((ticket, cancel))
@@ -140,7 +181,11 @@ pub async fn resend_ticket(
     token::revoke_tokens(
         conn,
         reservation_id,
-        &[TokenPurpose::Ticket, TokenPurpose::Cancel],
+        &[
+            TokenPurpose::Ticket,
+            TokenPurpose::Cancel,
+            TokenPurpose::ShortCode,
+        ],
     )
     .await?;
     supersede_ticket(conn, reservation_id).await?;

@@ -96,6 +96,8 @@ pub enum TokenPurpose {
     Ticket,
     /// The cancel link in the ticket e-mail.
     Cancel,
+    /// The short code typed at the door when the QR code cannot be scanned.
+    ShortCode,
 }
 
 /// A stored token, found by its hash and purpose.

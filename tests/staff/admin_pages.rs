@@ -57,7 +57,8 @@ async fn an_editor_changes_capacity_fields_and_sees_no_personal_data_anywhere() 
         ),
         (Some(6), Some(2))
     );
-    assert_eq!(api["starts_at"], "2031-01-10T20:00:00Z");
+    // The form takes Rome wall-clock time: 20:00 in January is 19:00 UTC.
+    assert_eq!(api["starts_at"], "2031-01-10T19:00:00Z");
     assert_eq!(api["seats_available"], 30 + 6 - 2 - 4);
     let breakdown = editor.page(&page_path).await.text("#seat-breakdown");
     let numbers: Vec<i64> = breakdown

@@ -3,4 +3,5 @@
 mod admin_pages;
 mod audit;
 mod permissions;
+mod safer_defaults;
 mod sessions;

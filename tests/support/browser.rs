@@ -190,6 +190,60 @@ impl Browser {
         .await
     }
 
+    /// Resizes the window, e.g. to a phone's 390 × 844.
+    pub async fn set_size(&self, width: u32, height: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
+    /// Runs `script` (a function body that may `return` a value) in the page.
+    pub async fn run_script(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Runs `script` as an asynchronous function body: it ends by calling its last argument
+    /// with the result.
+    pub async fn run_async_script(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// The serious and critical accessibility violations axe-core (vendored in
+    /// `tests/vendor/axe-core`) finds on the current page, one line each.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
+        self.run_script(&format!("{AXE}\nreturn true;")).await;
+        let found = self
+            .run_async_script(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => `${v.impact} ${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)))
+                   .catch(e => done([`axe failed: ${e}`]));",
+            )
+            .await;
+        found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     pub async fn current_url(&self) -> String {
         self.command(reqwest::Method::GET, "/url", None)
             .await

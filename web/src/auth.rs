@@ -264,6 +264,8 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
 pub struct StaffPage<P: Requirement> {
     pub principal: Principal,
     pub csrf_token: String,
+    /// The page was reached right after a save (`?saved=1`): it says "Saved".
+    pub saved: bool,
     _permission: PhantomData<P>,
 }
 
@@ -283,9 +285,14 @@ impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
             return Err(pages::error_page(ApiError::Forbidden));
         }
         let csrf_token = csrf_token(state, principal.session.as_deref().unwrap_or_default());
+        let saved = parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair == SAVED_QUERY));
         Ok(StaffPage {
             principal,
             csrf_token,
+            saved,
             _permission: PhantomData,
         })
     }
@@ -293,8 +300,19 @@ impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
 
 impl<P: Requirement> From<&StaffPage<P>> for pages::Nav {
     fn from(staff: &StaffPage<P>) -> pages::Nav {
-        pages::Nav::new(staff.principal.role, staff.csrf_token.clone())
+        pages::Nav {
+            saved: staff.saved,
+            ..pages::Nav::new(staff.principal.role, staff.csrf_token.clone())
+        }
     }
+}
+
+/// What a staff form's redirect adds to the page it returns to, so that page says "Saved".
+pub const SAVED_QUERY: &str = "saved=1";
+
+/// `path` with [`SAVED_QUERY`].
+pub fn saved(path: &str) -> String {
+    format!("{path}?{SAVED_QUERY}")
 }
 
 /// Name of the session cookie.
@@ -302,13 +320,18 @@ pub const COOKIE: &str = "azione_session";
 
 /// The session cookie's value, if the request carries one.
 pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    named_cookie(headers, COOKIE)
+}
+
+/// The value of the cookie `name`, if the request carries it.
+pub fn named_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
 }
 

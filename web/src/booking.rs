@@ -9,6 +9,8 @@ use axum::{
     response::Response,
 };
 use common::booking::{self, BookingError, EmailLimits, NewReservation, ReservationInput};
+use common::catalogue::Performance;
+use common::locale::Language;
 use common::validation::FieldErrors;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -18,6 +20,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::PathId,
     extract::{Fields, JsonObject, RequestId},
+    locale,
     pages::{self, MessagePage},
     rate_limit::{Booking, Throttle},
     state::AppState,
@@ -32,6 +35,14 @@ pub(crate) async fn create_reservation(
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let new = parse_body(body)?;
+    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    book(&state, performance_id, &new, locale::lang(), request_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+}
+
+/// The booking body (also the waiting list's), validated: every problem at once.
+pub fn parse_body(body: JsonObject) -> ApiResult<NewReservation> {
     let mut fields = Fields::new(body, &FIELDS);
     let input = ReservationInput {
         name: fields.string("name"),
@@ -41,32 +52,22 @@ pub(crate) async fn create_reservation(
         party_size: fields.integer("party_size"),
     };
     let mut errors = fields.into_errors();
-    let new = match NewReservation::parse(input) {
-        Ok(new) if errors.is_empty() => new,
-        Ok(_) => return Err(ApiError::Validation { fields: errors }),
+    match NewReservation::parse(input) {
+        Ok(new) if errors.is_empty() => Ok(new),
+        Ok(_) => Err(ApiError::Validation { fields: errors }),
         Err(domain) => {
             for (k, v) in domain {
                 errors.entry(k).or_insert(v);
             }
-            return Err(ApiError::Validation { fields: errors });
+            Err(ApiError::Validation { fields: errors })
         }
-    };
-    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
-    book(&state, performance_id, &new, request_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
+    }
 }
 
-/// The one transaction of a booking. Over a per-address cap it writes nothing but answers
-/// as for an accepted booking: the visitor cannot tell, so the caps reveal nothing about an
-/// address.
-async fn book(
-    state: &AppState,
-    performance_id: Uuid,
-    new: &NewReservation,
-    RequestId(request_id): RequestId,
-) -> Result<(), BookingError> {
+/// The per-address caps in force (none when rate limits are off).
+pub fn email_limits(state: &AppState) -> EmailLimits {
     let limits = &state.config.booking;
-    let email_limits = if state.config.rate_limit.per_minute == 0 {
+    if state.config.rate_limit.per_minute == 0 {
         EmailLimits {
             per_hour: 0,
             pending_per_performance: 0,
@@ -76,7 +77,20 @@ async fn book(
             per_hour: limits.email_bookings_per_hour,
             pending_per_performance: limits.email_pending_per_performance,
         }
-    };
+    }
+}
+
+/// The one statement of a booking. Over a per-address cap it writes nothing but answers
+/// as for an accepted booking: the visitor cannot tell, so the caps reveal nothing about an
+/// address.
+async fn book(
+    state: &AppState,
+    performance_id: Uuid,
+    new: &NewReservation,
+    language: Language,
+    RequestId(request_id): RequestId,
+) -> Result<(), BookingError> {
+    let email_limits = email_limits(state);
     // On a task of its own: a client that hangs up must not cut the statement off halfway,
     // leaving its connection inside an open transaction that holds locks.
     let (db, new, max_attempts) = (
@@ -90,6 +104,7 @@ async fn book(
             &mut conn,
             performance_id,
             &new,
+            language,
             email_limits,
             max_attempts,
             request_id,
@@ -132,34 +147,69 @@ pub(crate) async fn submit_booking_form(
     PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let submit = async |state: &AppState, performance_id, new: &NewReservation| {
+        book(state, performance_id, new, locale::lang(), request_id)
+            .await
+            .map_err(ApiError::from)
+    };
+    let done = |performance: &Performance, seats: i32| {
+        let mut page = MessagePage::ok(
+            &locale::t("booking-sent-title"),
+            &locale::lang().t_args(
+                "booking-sent-text",
+                [
+                    ("seats", locale::t1("seats", "count", seats).into()),
+                    ("title", performance.title.as_str().into()),
+                    ("when", locale::date_time(performance.starts_at).into()),
+                ],
+            ),
+        );
+        page.details.push(locale::t("booking-sent-nothing"));
+        page
+    };
+    handle_form(&state, throttle.map(|_| ()), id, pairs, submit, done).await
+}
+
+/// A posted booking-style form (the booking form, the waiting list's): validates it, hands it to
+/// `submit`, and answers with the page `done` makes for the performance and the seats asked, the form again with its problems, or an error page.
+pub(crate) async fn handle_form(
+    state: &AppState,
+    throttle: ApiResult<()>,
+    id: Uuid,
+    pairs: Vec<(String, String)>,
+    submit: impl AsyncFnOnce(&AppState, Uuid, &NewReservation) -> ApiResult<()>,
+    done: impl FnOnce(&Performance, i32) -> MessagePage,
+) -> Response {
     let mut form = BookingForm::from_pairs(pairs);
     if let Err(e) = throttle {
         return pages::error_page(e);
     }
-    let performance = match catalogue::load(&state, id).await {
+    let performance = match catalogue::load(state, id).await {
         Ok(p) => p,
         Err(e) => return pages::error_page(e),
     };
     let parsed = form.input().and_then(NewReservation::parse);
+    let mut seats = 0;
     let outcome = match parsed {
         _ if !form.unknown.is_empty() => Err(ApiError::Validation {
             fields: FieldErrors::new(),
         }),
-        Ok(new) => book(&state, performance.id, &new, request_id)
-            .await
-            .map_err(ApiError::from),
+        Ok(new) => {
+            seats = new.party_size();
+            submit(state, performance.id, &new).await
+        }
         Err(fields) => Err(ApiError::Validation { fields }),
     };
     match outcome {
-        Ok(_) => pages::render(
-            StatusCode::ACCEPTED,
-            &MessagePage::ok(
-                "Check your e-mail",
-                "We have sent you a link to confirm your booking. Your seats are held only once you confirm.",
-            ),
-        ),
+        Ok(()) => pages::render(StatusCode::ACCEPTED, &done(&performance, seats)),
         Err(ApiError::Validation { fields }) => {
-            form.errors = fields;
+            form.errors = fields
+                .into_iter()
+                .map(|(field, problem)| {
+                    let words = field_error_words(&field, &problem, performance.max_party_size);
+                    (field, words)
+                })
+                .collect();
             pages::render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &PerformancePage {
@@ -169,5 +219,28 @@ pub(crate) async fn submit_booking_form(
             )
         }
         Err(e) => pages::error_page(e),
+    }
+}
+
+/// A field problem as the booking form tells it, in the visitor's language: the catalogue's
+/// `error-FIELD-KIND`, where KIND is read from the API's problem text.
+fn field_error_words(field: &str, problem: &str, max_party_size: i32) -> String {
+    let kind = match problem {
+        "is required" => "required",
+        p if p.contains("control characters") => "control",
+        p if p.starts_with("must be at most 100") || p.starts_with("must be at most 1000") => {
+            "too-long"
+        }
+        p if p.starts_with("must be at most 32 digits") => "invalid",
+        "must be a valid e-mail address" | "must be a whole number" => "invalid",
+        _ if field == "party_size" => "range",
+        _ => "invalid",
+    };
+    let lang = locale::lang();
+    let id = format!("error-{}-{kind}", field.replace('_', "-"));
+    if lang.has(&id) {
+        lang.t1(&id, "max", max_party_size)
+    } else {
+        lang.t("error-field-invalid")
     }
 }

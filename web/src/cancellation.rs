@@ -2,9 +2,10 @@
 //! with the cancel token from the ticket e-mail.
 
 use crate::{
-    confirmation::{TokenActionPage, TokenQuery, token_field},
+    confirmation::{TokenActionPage, TokenQuery, describe_link, token_field},
     error::{ApiError, ApiResult},
     extract::JsonObject,
+    locale,
     pages::{self, MessagePage},
     rate_limit::{Cancel, Throttle},
     state::AppState,
@@ -15,7 +16,7 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use common::cancellation;
+use common::{cancellation, token::TokenPurpose};
 use serde_json::{Value, json};
 
 pub(crate) async fn cancel_reservation(
@@ -45,14 +46,22 @@ async fn cancel(state: &AppState, token: &str) -> ApiResult<()> {
     }
 }
 
-pub(crate) async fn cancel_page(Query(query): Query<TokenQuery>) -> Response {
+pub(crate) async fn cancel_page(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    let what = describe_link(&state, &query.token, TokenPurpose::Cancel).await;
     pages::render(
         StatusCode::OK,
         &TokenActionPage {
-            title: "Cancel your reservation",
-            text: "Press the button to cancel your reservation and give your seats back. This cannot be undone.",
+            title: locale::t("cancel-title"),
+            what,
+            text: locale::t("cancel-text"),
+            consequence: Some(locale::t("cancel-consequence")),
             action: "/reservations/cancel",
-            button: "Cancel my reservation",
+            button: locale::t("cancel-button"),
+            danger: true,
+            keep: Some(locale::t("cancel-keep")),
             token: query.token,
         },
     )
@@ -70,10 +79,7 @@ pub(crate) async fn submit_cancel_form(
     match outcome {
         Ok(()) => pages::render(
             StatusCode::OK,
-            &MessagePage::ok(
-                "Reservation cancelled",
-                "Your seats are free again. Thank you for letting us know.",
-            ),
+            &MessagePage::ok(&locale::t("cancelled-title"), &locale::t("cancelled-text")),
         ),
         Err(e) => pages::error_page(e),
     }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use std::collections::BTreeMap;
 
 use common::booking::ReservationInput;
-use common::catalogue::{self, Performance};
+use common::catalogue::{self, BookingStatus, Performance};
 use common::validation::FieldErrors;
 use serde::Deserialize;
 use serde::Serialize;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, ApiResult},
     extract::PathId,
-    pages::{self, format_time},
+    locale, pages,
     state::AppState,
 };
 
@@ -33,6 +33,16 @@ pub(crate) struct PerformanceResponse {
     description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_party_size: Option<i32>,
+    /// Counts only: nothing about who waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waitlist: Option<WaitlistSummary>,
+}
+
+/// `"waitlist": {"open", "waiting"}` of the public detail.
+#[derive(Serialize)]
+struct WaitlistSummary {
+    open: bool,
+    waiting: i64,
 }
 
 impl PerformanceResponse {
@@ -46,6 +56,7 @@ impl PerformanceResponse {
             seats_available: p.seats_available(),
             description: None,
             max_party_size: None,
+            waitlist: None,
         }
     }
 
@@ -76,7 +87,14 @@ pub(crate) async fn show_performance(
     PathId(id): PathId,
 ) -> ApiResult<Json<PerformanceResponse>> {
     let performance = load(&state, id).await?;
-    Ok(Json(PerformanceResponse::detail(&performance)))
+    let mut conn = state.db.acquire().await?;
+    let counts = common::waitlist::count_entries(&mut conn, performance.id).await?;
+    let mut response = PerformanceResponse::detail(&performance);
+    response.waitlist = Some(WaitlistSummary {
+        open: performance.booking_status(Utc::now()) == BookingStatus::Open,
+        waiting: counts.waiting,
+    });
+    Ok(Json(response))
 }
 
 /// Loads a performance by the id in a URL; an unknown id is a 404.
@@ -92,7 +110,10 @@ pub struct PerformanceView {
     pub id: Uuid,
     pub title: String,
     pub description: String,
+    /// In the visitor's language and the configured zone.
     pub starts_at: String,
+    /// RFC 3339 UTC, for `<time datetime>`.
+    pub starts_at_iso: String,
     pub room: String,
     pub status: &'static str,
     pub seats_available: i64,
@@ -105,7 +126,8 @@ impl PerformanceView {
             id: p.id,
             title: p.title.clone(),
             description: p.description.clone(),
-            starts_at: format_time(p.starts_at),
+            starts_at: locale::date_time(p.starts_at),
+            starts_at_iso: p.starts_at.to_rfc3339(),
             room: p.room_name.clone(),
             status: p.booking_status(Utc::now()).as_str(),
             seats_available: p.seats_available(),
@@ -115,6 +137,16 @@ impl PerformanceView {
 
     pub fn is_open(&self) -> bool {
         self.status == "open"
+    }
+
+    /// The booking status in words.
+    pub fn status_label(&self) -> String {
+        locale::t(&format!("status-{}", self.status))
+    }
+
+    /// Open but without a free seat: the page offers the waiting list instead.
+    pub fn is_full(&self) -> bool {
+        self.is_open() && self.seats_available == 0
     }
 }
 

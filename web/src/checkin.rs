@@ -10,6 +10,8 @@ use chrono::Utc;
 use common::{
     catalogue::{self, Performance},
     checkin::{self, CheckedIn, CheckinRequest, DoorCounts},
+    short_code::ShortCode,
+    token::TokenHash,
 };
 
 use serde::Serialize;
@@ -18,7 +20,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{self, Actor, CheckinStaff, StaffPage},
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, format_time},
@@ -79,10 +81,17 @@ pub async fn record_check_in(
     performance_id: Option<Uuid>,
     nonce: Option<&str>,
 ) -> ApiResult<CheckedIn> {
+    // A typed short code has only 50 bits: each credential gets few wrong guesses.
+    let short_code = TokenHash::parse(token).is_none() && ShortCode::parse(token).is_some();
+    let credential = actor.label();
+    if short_code {
+        state.rate_limits.check_short_code(&credential)?;
+    }
     // On a task of its own: a scanner that hangs up must not cut the statement off halfway,
     // leaving its connection inside an open transaction that holds the reservation's lock.
     let db = state.db.clone();
     let (token, nonce) = (token.to_owned(), nonce.map(str::to_owned));
+    let label = credential.clone();
     let work = tokio::spawn(async move {
         let mut conn = db.acquire().await?;
         let request = CheckinRequest {
@@ -91,13 +100,16 @@ pub async fn record_check_in(
             nonce: nonce.as_deref(),
             scanner: actor.scanner(),
         };
-        let outcome = checkin::check_in(&mut conn, request, &actor.label()).await?;
+        let outcome = checkin::check_in(&mut conn, request, &label).await?;
         tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
         ApiResult::Ok(outcome)
     });
     let result: ApiResult<CheckedIn> = work
         .await
         .unwrap_or_else(|e| Err(anyhow::anyhow!("check-in task failed: {e}").into()));
+    if short_code && matches!(result, Err(ApiError::NotFound { .. })) {
+        state.rate_limits.short_code_failed(&credential);
+    }
     let outcome = match &result {
         Ok(_) => "checked_in",
         Err(e) => e.code(),
@@ -186,6 +198,8 @@ struct DoorPage {
     csrf_token: String,
     performances: Vec<DoorOption>,
     base_url: String,
+    /// `TIMEZONE`, so the page shows check-in times as the theatre's clock, not the device's.
+    time_zone: &'static str,
 }
 
 pub(crate) async fn door_page(
@@ -210,6 +224,7 @@ pub(crate) async fn door_page(
                     })
                     .collect(),
                 base_url: state.config.public_base_url.clone(),
+                time_zone: state.config.locale.timezone.name(),
             },
         ),
         Err(e) => pages::error_page(e),

@@ -9,13 +9,18 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use common::confirmation::{self, Confirmed};
+use common::{
+    confirmation::{self, Confirmed},
+    subject,
+    token::TokenPurpose,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
+    locale,
     pages::{self, MessagePage},
     rate_limit::{Confirm, Throttle},
     state::AppState,
@@ -57,6 +62,9 @@ async fn confirm(
         .await;
         match outcome {
             Ok(confirmed) => {
+                if let Confirmed::Now(id) = confirmed {
+                    crate::reminders::schedule(state, &mut tx, id).await?;
+                }
                 tx.commit().await?;
                 Ok(confirmed)
             }
@@ -90,25 +98,68 @@ pub struct TokenQuery {
     pub token: String,
 }
 
-/// A page that only offers a button: a GET must never change anything.
+/// A page that only offers a button: a GET must never change anything. It names what the
+/// button acts on, when the token is one of ours.
 #[derive(Template)]
 #[template(path = "token_action.html")]
 pub struct TokenActionPage {
-    pub title: &'static str,
-    pub text: &'static str,
+    pub title: String,
+    /// The show, its local start and the seats, as `confirm-what` writes them.
+    pub what: Option<String>,
+    pub text: String,
+    /// What pressing the button cannot undo.
+    pub consequence: Option<String>,
     pub action: &'static str,
-    pub button: &'static str,
+    pub button: String,
+    /// A red button, for an action that cannot be undone.
+    pub danger: bool,
+    /// The way out without acting.
+    pub keep: Option<String>,
     pub token: String,
 }
 
-pub(crate) async fn confirm_page(Query(query): Query<TokenQuery>) -> Response {
+/// What a confirm or cancel link acts on, in words: `2 seats for "…" on …`. Nothing for a
+/// token that is not ours; a failed look-up only leaves the description out.
+pub async fn describe_link(state: &AppState, token: &str, purpose: TokenPurpose) -> Option<String> {
+    let found = async {
+        let mut conn = state.db.acquire().await?;
+        subject::find_link_subject(&mut conn, token, purpose).await
+    }
+    .await;
+    let s = match found {
+        Ok(s) => s?,
+        Err(e) => {
+            tracing::warn!(error = %e, "look up what a link acts on");
+            return None;
+        }
+    };
+    Some(locale::lang().t_args(
+        "confirm-what",
+        [
+            ("seats", locale::t1("seats", "count", s.party_size).into()),
+            ("title", s.title.into()),
+            ("when", locale::date_time(s.starts_at).into()),
+            ("room", s.room.into()),
+        ],
+    ))
+}
+
+pub(crate) async fn confirm_page(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    let what = describe_link(&state, &query.token, TokenPurpose::Confirm).await;
     pages::render(
         StatusCode::OK,
         &TokenActionPage {
-            title: "Confirm your booking",
-            text: "Press the button to confirm your reservation. We will then e-mail your ticket.",
+            title: locale::t("confirm-title"),
+            what,
+            text: locale::t("confirm-text"),
+            consequence: None,
             action: "/reservations/confirm",
-            button: "Confirm my booking",
+            button: locale::t("confirm-button"),
+            danger: false,
+            keep: None,
             token: query.token,
         },
     )
@@ -127,10 +178,7 @@ pub(crate) async fn submit_confirm_form(
     match outcome {
         Ok(_) => pages::render(
             StatusCode::OK,
-            &MessagePage::ok(
-                "Booking confirmed",
-                "Your seats are reserved. Your ticket with its QR code is on its way by e-mail.",
-            ),
+            &MessagePage::ok(&locale::t("confirmed-title"), &locale::t("confirmed-text")),
         ),
         Err(e) => pages::error_page(e),
     }

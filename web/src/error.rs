@@ -7,6 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use common::validation::FieldErrors;
+use common::waitlist::WaitlistError;
 use common::{
     booking::BookingError, cancellation::CancelError, checkin::CheckinError,
     confirmation::ConfirmationError, tickets::ResendError,
@@ -286,6 +287,50 @@ impl From<ResendError> for ApiError {
                 extra: Map::new(),
             },
             ResendError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<WaitlistError> for ApiError {
+    fn from(e: WaitlistError) -> ApiError {
+        let conflict = |code, message| ApiError::Conflict {
+            code,
+            message,
+            extra: Map::new(),
+        };
+        match e {
+            WaitlistError::NotFound => ApiError::not_found(),
+            WaitlistError::BookingClosed => {
+                conflict("booking_closed", "this performance is not open for booking")
+            }
+            WaitlistError::PartyTooLarge { max } => {
+                ApiError::field("party_size", &format!("must be between 1 and {max} here"))
+            }
+            WaitlistError::SeatsAvailable => conflict(
+                "seats_available",
+                "enough seats are available now: please book instead",
+            ),
+            WaitlistError::InvalidToken => ApiError::NotFound {
+                code: "invalid_token",
+                message: "this link is not valid",
+            },
+            WaitlistError::TokenExpired => ApiError::Gone {
+                code: "token_expired",
+                message: "this confirmation link has expired; please join again",
+            },
+            WaitlistError::OfferExpired => ApiError::Gone {
+                code: "offer_expired",
+                message: "this offer has expired; the seats went to the next in line",
+            },
+            WaitlistError::NotValid => conflict(
+                "not_valid",
+                "this place became a reservation; use the ticket e-mail's link to cancel it",
+            ),
+            WaitlistError::InsufficientCapacity => conflict(
+                "insufficient_capacity",
+                "not enough seats are left to confirm this offer",
+            ),
+            WaitlistError::Db(e) => e.into(),
         }
     }
 }

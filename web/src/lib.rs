@@ -12,13 +12,16 @@ pub mod confirmation;
 pub mod error;
 pub mod extract;
 pub mod key_cache;
+pub mod locale;
 pub mod ops;
 pub mod pages;
 pub mod rate_limit;
+pub mod reminders;
 pub mod routes;
 pub mod session;
 pub mod state;
 pub mod tickets;
+pub mod waitlist;
 
 use std::net::SocketAddr;
 

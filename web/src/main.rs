@@ -1,6 +1,6 @@
 //! `azione-web` command line: serve (default), migrate, create-staff, create-api-key.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -15,8 +15,19 @@ use common::{
 };
 use serde_json::json;
 
-const DEMO_ROOM: &str = "Sala Azione";
 use tokio::net::TcpListener;
+
+const DEMO_ROOM: &str = "Sala Azione";
+
+const CREATE_STAFF_HELP: &str = "\
+Roles:
+  admin     everything, including staff users, API keys and the audit log
+  editor    rooms, shows and performances; no personal data
+  door      check-in only (the door page and the ticket page's Check in button)
+  operator  the job queue and metrics; no personal data
+
+Password: 8 to 1000 characters. It is read from AZIONE_STAFF_PASSWORD if set; otherwise
+it is asked for twice without echo on a terminal, or read as one line from standard input.";
 
 #[derive(Parser)]
 #[command(
@@ -35,11 +46,13 @@ enum Command {
     /// Apply the application's and the job queue's migrations, then exit.
     Migrate,
     /// Create a staff user, or with --update reset the password of an existing one (ending
-    /// their sessions); the password comes from AZIONE_STAFF_PASSWORD or stdin.
+    /// their sessions). Needs only DATABASE_URL.
+    #[command(after_help = CREATE_STAFF_HELP)]
     CreateStaff {
         #[arg(long)]
         email: String,
-        /// Required to create; with --update, also changes the role.
+        /// admin, editor, door or operator (see below). Required to create; with --update,
+        /// also changes the role.
         #[arg(long, value_parser = parse_role)]
         role: Option<Role>,
         /// Reset the password of an existing user instead of creating one.
@@ -168,6 +181,7 @@ async fn create_staff(
     }
     let password = match std::env::var("AZIONE_STAFF_PASSWORD") {
         Ok(p) if !p.is_empty() => p,
+        _ if std::io::stdin().is_terminal() => prompt_password(email)?,
         _ => read_password_line()?,
     };
     if let Err(problem) = auth::check_password_rule(&password) {
@@ -219,6 +233,42 @@ async fn create_staff(
         tx.commit().await?;
         eprintln!("staff user created with role {}", role.as_str());
     }
+    Ok(())
+}
+
+/// Asks for the password twice on the terminal, with echo off (`stty -echo`) while it is typed.
+fn prompt_password(email: &str) -> anyhow::Result<String> {
+    let ask = |prompt: &str| -> anyhow::Result<String> {
+        // Echo goes off before the prompt shows, so nothing typed after it can be echoed.
+        set_echo(false)?;
+        eprint!("{prompt}");
+        let line = read_password_line();
+        let restored = set_echo(true);
+        eprintln!();
+        let line = line?;
+        restored?;
+        Ok(line)
+    };
+    let first = ask(&format!("Password for {email} (8 to 1000 characters): "))?;
+    if let Err(problem) = auth::check_password_rule(&first) {
+        anyhow::bail!("the password {problem}");
+    }
+    if ask("The same password again: ")? != first {
+        anyhow::bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(first)
+}
+
+fn set_echo(on: bool) -> anyhow::Result<()> {
+    let status = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .context("run stty to turn the terminal's echo off")?;
+    anyhow::ensure!(
+        status.success(),
+        "stty could not change the terminal's echo"
+    );
     Ok(())
 }
 

@@ -3,13 +3,17 @@
 
 use askama::Template;
 use axum::{
+    extract::Request,
     http::{StatusCode, header},
+    middleware::Next,
     response::{Html, IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use common::auth::{Permission, Role};
 
-use crate::error::ApiError;
+use common::validation::FieldErrors;
+
+use crate::{error::ApiError, locale};
 
 pub(crate) async fn checkin_script() -> impl IntoResponse {
     javascript(include_str!("../static/checkin.js"))
@@ -64,6 +68,10 @@ pub struct MessagePage {
     pub text: String,
     /// `ok` or `error`, for colour.
     pub tone: &'static str,
+    /// Further paragraphs.
+    pub details: Vec<String>,
+    /// `Some("en")` on staff pages, which are in English whatever the visitor's language.
+    pub fixed_lang: Option<&'static str>,
 }
 
 impl MessagePage {
@@ -72,6 +80,8 @@ impl MessagePage {
             title: title.to_owned(),
             text: text.to_owned(),
             tone: "ok",
+            details: Vec::new(),
+            fixed_lang: None,
         }
     }
 
@@ -80,8 +90,31 @@ impl MessagePage {
             title: title.to_owned(),
             text: text.to_owned(),
             tone: "error",
+            details: Vec::new(),
+            fixed_lang: None,
         }
     }
+
+    /// A staff page's refusal (English): each field problem as a sentence.
+    pub fn staff_error(title: &str, fields: &FieldErrors) -> MessagePage {
+        let text = fields
+            .iter()
+            .map(|(field, problem)| field_sentence(field, problem))
+            .collect::<Vec<_>>()
+            .join(" ");
+        MessagePage {
+            fixed_lang: Some("en"),
+            ..MessagePage::error(title, &text)
+        }
+    }
+}
+
+/// `name must be 1 to 100 characters` as a sentence: `Name must be 1 to 100 characters.`
+pub fn field_sentence(field: &str, problem: &str) -> String {
+    let field = field.replace('_', " ");
+    let mut chars = field.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+    format!("{}{} {problem}.", first.unwrap_or_default(), chars.as_str())
 }
 
 /// What an HTML handler returns: its page, or an error that renders as the error page, so
@@ -104,24 +137,15 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Shows an API error to a browser: the same status, a readable page.
+/// Shows an API error to a browser: the same status, a page in plain words. The words for
+/// error code `CODE` are the catalogue's `error-CODE-title` and `error-CODE-text` (dashes for
+/// underscores); a code without its own words gets those of its status.
 pub fn error_page(error: ApiError) -> Response {
     let status = error.status();
     if let ApiError::Internal(cause) = &error {
         tracing::error!(error = format!("{cause:#}"), "page request failed");
     }
-    let title = match status {
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
-        StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
-        StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong",
-        _ => "Sorry",
-    };
-    let text = match &error {
-        ApiError::Internal(_) => "Please try again in a moment.".to_owned(),
-        other => other.to_string(),
-    };
-    let mut response = render(status, &MessagePage::error(title, &text));
+    let mut response = status_page(status, error.code());
     if let Some(seconds) = error.retry_after() {
         response
             .headers_mut()
@@ -130,9 +154,76 @@ pub fn error_page(error: ApiError) -> Response {
     response
 }
 
-/// How times are shown on pages.
+/// The error page for `status`, in words for `code` when the catalogue has them.
+fn status_page(status: StatusCode, code: &str) -> Response {
+    let lang = locale::lang();
+    let by_status = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        _ => "internal_error",
+    };
+    let key = |code: &str| format!("error-{}", code.replace('_', "-"));
+    let id = [code, by_status]
+        .into_iter()
+        .map(key)
+        .find(|id| lang.has(&format!("{id}-title")))
+        .unwrap_or_else(|| key("internal_error"));
+    render(
+        status,
+        &MessagePage::error(
+            &lang.t(&format!("{id}-title")),
+            &lang.t(&format!("{id}-text")),
+        ),
+    )
+}
+
+/// Middleware: a browser (asking for `text/html`) that meets a 404, 405 or 500 outside the
+/// JSON API gets a page in its language instead of a JSON body or an empty one.
+pub async fn html_errors(req: Request, next: Next) -> Response {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let replace = matches!(
+        status,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::INTERNAL_SERVER_ERROR
+    );
+    if !wants_html || api || is_html || !replace {
+        return response;
+    }
+    let mut page = status_page(status, "");
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        page.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    page
+}
+
+/// How times are shown on staff pages: `Sat 5 Dec 2026, 19:30` in the configured zone.
 pub fn format_time(t: DateTime<Utc>) -> String {
-    t.format("%a %-d %b %Y, %H:%M UTC").to_string()
+    t.with_timezone(&locale::current().tz)
+        .format("%a %-d %b %Y, %H:%M")
+        .to_string()
+}
+
+/// A moment on staff lists (audit log, workers): `2026-12-05 19:30:12` in the configured zone.
+pub fn format_stamp(t: &DateTime<Utc>) -> String {
+    t.with_timezone(&locale::current().tz)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// What the navigation shows, by role.
@@ -142,6 +233,8 @@ pub struct Nav {
     pub admin: bool,
     pub door: bool,
     pub operations: bool,
+    /// Show a "Saved" notice (the page follows a successful save).
+    pub saved: bool,
 }
 
 impl Nav {
@@ -153,6 +246,7 @@ impl Nav {
             admin: role.can(Permission::ViewPersonalData),
             door: role.can(Permission::CheckIn),
             operations: role.can(Permission::WatchOperations),
+            saved: false,
         }
     }
 }

@@ -1,7 +1,13 @@
 //! Per-client rate limits for the public POST endpoints (governor, GCRA): each endpoint has its
 //! own budget of `RATE_LIMIT_PER_MINUTE` requests per client address; 0 disables them.
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use governor::{
     DefaultKeyedRateLimiter, Quota,
@@ -17,12 +23,24 @@ pub enum Endpoint {
     Confirm,
     Cancel,
     Login,
+    /// Joining a waiting list.
+    Waitlist,
+    /// Confirming, leaving or claiming a place on a waiting list.
+    WaitlistToken,
 }
 
 /// The limiter shared by all requests of the process.
 pub struct RateLimits {
     limiter: Option<DefaultKeyedRateLimiter<(Endpoint, IpAddr)>>,
+    /// Failed short-code look-ups per credential (`staff:<id>` or `key:<id>`) in the current
+    /// window, and when that window started. Always on: it guards the codes' 50 bits.
+    short_code_failures: Mutex<HashMap<String, (Instant, u32)>>,
 }
+
+/// Failed short-code look-ups one credential may make per [`SHORT_CODE_FAILURE_WINDOW`];
+/// after that even a right code is refused until the window ends.
+pub const SHORT_CODE_FAILURES_ALLOWED: u32 = 10;
+pub const SHORT_CODE_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 impl RateLimits {
     /// `per_minute = 0` turns limiting off.
@@ -30,7 +48,37 @@ impl RateLimits {
         RateLimits {
             limiter: NonZeroU32::new(per_minute)
                 .map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))),
+            short_code_failures: Mutex::default(),
         }
+    }
+
+    /// Refuses a short-code look-up by a credential that has used up its failures.
+    pub fn check_short_code(&self, credential: &str) -> Result<(), ApiError> {
+        let failures = self.short_code_failures.lock().expect("not poisoned");
+        match failures.get(credential) {
+            Some((started, count))
+                if *count >= SHORT_CODE_FAILURES_ALLOWED
+                    && started.elapsed() < SHORT_CODE_FAILURE_WINDOW =>
+            {
+                let wait = SHORT_CODE_FAILURE_WINDOW.saturating_sub(started.elapsed());
+                Err(ApiError::RateLimited {
+                    retry_after_seconds: wait.as_secs() + 1,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a short-code look-up that found no ticket.
+    pub fn short_code_failed(&self, credential: &str) {
+        let mut failures = self.short_code_failures.lock().expect("not poisoned");
+        let entry = failures
+            .entry(credential.to_owned())
+            .or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= SHORT_CODE_FAILURE_WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
     }
 
     /// Counts one request; refuses it with the time after which it would be allowed.
@@ -52,6 +100,10 @@ impl RateLimits {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        self.short_code_failures
+            .lock()
+            .expect("not poisoned")
+            .retain(|_, (started, _)| started.elapsed() < SHORT_CODE_FAILURE_WINDOW);
     }
 }
 
@@ -85,6 +137,20 @@ mod tests {
         assert!(limits.check(Endpoint::Booking, b).is_ok());
         assert!(RateLimits::new(0).check(Endpoint::Booking, a).is_ok());
     }
+
+    #[test]
+    fn short_code_failures_are_counted_per_credential() {
+        let limits = RateLimits::new(0);
+        for _ in 0..SHORT_CODE_FAILURES_ALLOWED {
+            assert!(limits.check_short_code("key:a").is_ok());
+            limits.short_code_failed("key:a");
+        }
+        assert!(matches!(
+            limits.check_short_code("key:a"),
+            Err(ApiError::RateLimited { retry_after_seconds }) if retry_after_seconds >= 1
+        ));
+        assert!(limits.check_short_code("key:b").is_ok());
+    }
 }
 
 /// A public endpoint, as a type, for the [`Throttle`] extractor.
@@ -108,6 +174,8 @@ limited!(Booking);
 limited!(Confirm);
 limited!(Cancel);
 limited!(Login);
+limited!(Waitlist);
+limited!(WaitlistToken);
 
 /// Failed logins allowed per account before it is locked for the rest of the window (counted
 /// in PostgreSQL, see `common::auth::reserve_login_attempt`).

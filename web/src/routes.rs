@@ -18,7 +18,8 @@ use tracing::Span;
 
 use crate::{
     admin, auth, booking, cancellation, catalogue, checkin, confirmation, error::ApiError,
-    extract::MAX_BODY_BYTES, ops, pages, session, state::AppState, tickets,
+    extract::MAX_BODY_BYTES, locale, ops, pages, reminders, session, state::AppState, tickets,
+    waitlist,
 };
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -67,6 +68,26 @@ route_table! {
         get "/reservations/cancel" => cancellation::cancel_page,
         post "/reservations/cancel" => cancellation::submit_cancel_form,
         post "/api/v1/reservations/cancel" => cancellation::cancel_reservation,
+    }
+    "waitlist" {
+        post "/performances/{id}/waitlist" => waitlist::submit_join_form,
+        post "/api/v1/performances/{id}/waitlist" => waitlist::join_waitlist,
+        get "/waitlist/confirm" => waitlist::confirm_page,
+        post "/waitlist/confirm" => waitlist::submit_confirm_form,
+        post "/api/v1/waitlist/confirm" => waitlist::confirm_place,
+        get "/waitlist/leave" => waitlist::leave_page,
+        post "/waitlist/leave" => waitlist::submit_leave_form,
+        post "/api/v1/waitlist/leave" => waitlist::leave_waitlist,
+        get "/waitlist/claim" => waitlist::claim_page,
+        post "/waitlist/claim" => waitlist::submit_claim_form,
+        post "/api/v1/waitlist/claim" => waitlist::claim_offer,
+        get "/admin/performances/{id}/waitlist" => waitlist::waitlist_page,
+        post "/admin/waitlist/{id}/remove" => waitlist::submit_remove_form,
+        get "/api/v1/admin/performances/{id}/waitlist" => waitlist::list_waitlist,
+        post "/api/v1/admin/waitlist/{id}/remove" => waitlist::remove_entry,
+    }
+    "reminders" {
+        get "/t/{token}/calendar.ics" => reminders::download_calendar,
     }
     "checkin" {
         get "/checkin" => checkin::door_page,
@@ -139,6 +160,9 @@ route_table! {
         post "/api/v1/ops/jobs/{id}/kill" => ops::kill_job_json,
         post "/api/v1/ops/jobs/retry-failed" => ops::retry_failed_json,
     }
+    "locale" {
+        get "/language" => locale::switch_language,
+    }
     "static assets" {
         get "/static/app.css" => pages::stylesheet,
         get "/static/checkin.js" => pages::checkin_script,
@@ -150,6 +174,11 @@ route_table! {
 pub fn router(state: AppState) -> Router {
     routes()
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(pages::html_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            locale::negotiate,
+        ))
         .layer(axum::middleware::from_fn(auth::lift_form_csrf_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

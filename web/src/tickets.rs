@@ -9,16 +9,21 @@ use axum::{
     response::Response,
 };
 
+use base64::{Engine, engine::general_purpose::STANDARD};
+
+use qrcode::{EcLevel, QrCode, render::svg};
+
 use common::{
     booking::ReservationStatus,
     checkin::CheckedIn,
+    short_code::ShortCode,
     tickets::{self, TicketView},
 };
 
 use crate::{
     auth::{self, StaffPage},
     error::{ApiError, ApiResult},
-    pages::{self, format_time},
+    locale, pages,
     state::AppState,
 };
 
@@ -27,25 +32,50 @@ use crate::{
 struct TicketPage {
     title: String,
     starts_at: String,
+    starts_at_iso: String,
     room: String,
     party_size: i32,
-    state: &'static str,
+    state: String,
     /// Present for logged-in door staff: the form to check the ticket in.
     checkin_csrf: Option<String>,
     token: String,
+    /// The QR code (an SVG data URL) and the short code, while the ticket can still be used.
+    codes: Option<(String, String)>,
     outcome: Option<(&'static str, String)>,
 }
 
-fn ticket_state(ticket: &TicketView) -> &'static str {
-    if ticket.revoked || ticket.status == ReservationStatus::Cancelled {
-        "This ticket is not valid."
+/// Whether door staff could still check this ticket in (time window aside).
+fn can_check_in(ticket: &TicketView) -> bool {
+    !ticket.revoked
+        && ticket.status == ReservationStatus::Confirmed
+        && ticket.checked_in_at.is_none()
+}
+
+/// The QR code of the ticket URL as an `<img>` source, the same code the e-mail carries.
+fn qr_data_url(text: &str) -> Option<String> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
+    let svg = code
+        .render::<svg::Color>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        STANDARD.encode(svg)
+    ))
+}
+
+fn ticket_state(ticket: &TicketView) -> String {
+    let id = if ticket.revoked || ticket.status == ReservationStatus::Cancelled {
+        "ticket-not-valid"
     } else if ticket.status != ReservationStatus::Confirmed {
-        "This reservation is not confirmed."
+        "ticket-not-confirmed"
     } else if ticket.checked_in_at.is_some() {
-        "This ticket has been used."
+        "ticket-used"
     } else {
-        "Show this ticket at the door."
-    }
+        "ticket-valid"
+    };
+    locale::t(id)
 }
 
 async fn load_ticket(state: &AppState, token: &str) -> ApiResult<TicketView> {
@@ -58,15 +88,27 @@ async fn load_ticket(state: &AppState, token: &str) -> ApiResult<TicketView> {
         })
 }
 
-fn page_for(ticket: &TicketView, token: &str, checkin_csrf: Option<String>) -> TicketPage {
+fn page_for(
+    state: &AppState,
+    ticket: &TicketView,
+    token: &str,
+    checkin_csrf: Option<String>,
+) -> TicketPage {
+    let usable = can_check_in(ticket);
+    let url = format!("{}/t/{token}", state.config.public_base_url);
     TicketPage {
         title: ticket.title.clone(),
-        starts_at: format_time(ticket.starts_at),
+        starts_at: locale::date_time(ticket.starts_at),
+        starts_at_iso: ticket.starts_at.to_rfc3339(),
         room: ticket.room.clone(),
         party_size: ticket.party_size,
         state: ticket_state(ticket),
-        checkin_csrf,
+        checkin_csrf: checkin_csrf.filter(|_| usable),
         token: token.to_owned(),
+        codes: usable
+            .then(|| qr_data_url(&url))
+            .flatten()
+            .map(|qr| (qr, ShortCode::for_ticket(token).grouped())),
         outcome: None,
     }
 }
@@ -86,7 +128,10 @@ pub(crate) async fn ticket_page(
         .filter(|p| p.role.can(common::auth::Permission::CheckIn))
         .and_then(|p| p.session)
         .map(|s| crate::auth::csrf_token(&state, &s));
-    pages::render(StatusCode::OK, &page_for(&ticket, &token, checkin_csrf))
+    pages::render(
+        StatusCode::OK,
+        &page_for(&state, &ticket, &token, checkin_csrf),
+    )
 }
 
 pub(crate) async fn check_in_from_ticket_page(
@@ -103,22 +148,47 @@ pub(crate) async fn check_in_from_ticket_page(
     let (status, result) = match outcome {
         Ok(CheckedIn { party_size, .. }) => (
             StatusCode::OK,
-            ("ok", format!("Checked in: {party_size} people.")),
+            (
+                "ok",
+                locale::t1(
+                    "checkin-done",
+                    "people",
+                    locale::t1("people", "count", party_size),
+                ),
+            ),
         ),
-        Err(ApiError::Conflict { extra, .. }) if extra.contains_key("checked_in_at") => {
+        Err(e) => (e.status(), ("error", checkin_words(&e))),
+    };
+    let mut page = page_for(&state, &ticket, &token, Some(staff.csrf_token));
+    page.outcome = Some(result);
+    pages::render(status, &page)
+}
+
+/// A refused check-in in plain words, for the ticket page.
+fn checkin_words(e: &ApiError) -> String {
+    match e {
+        ApiError::Conflict { extra, .. } if extra.contains_key("checked_in_at") => {
             let at = extra["checked_in_at"]
                 .as_str()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.format("%H:%M").to_string())
+                .map(|t| locale::clock(t.to_utc()))
                 .unwrap_or_default();
-            (
-                StatusCode::CONFLICT,
-                ("error", format!("Already checked in at {at} UTC.")),
-            )
+            locale::t1("checkin-already", "time", at)
         }
-        Err(e) => (e.status(), ("error", e.to_string())),
-    };
-    let mut page = page_for(&ticket, &token, Some(staff.csrf_token));
-    page.outcome = Some(result);
-    pages::render(status, &page)
+        other => match other.code() {
+            "unknown_ticket" => locale::t("checkin-unknown"),
+            "not_valid" => locale::t("checkin-cancelled"),
+            "wrong_performance" => locale::t("checkin-wrong-performance"),
+            "outside_checkin_window" => locale::t("checkin-outside-window"),
+            code => {
+                let lang = locale::lang();
+                let id = format!("error-{}-title", code.replace('_', "-"));
+                if lang.has(&id) {
+                    lang.t(&id)
+                } else {
+                    lang.t("error-internal-error-title")
+                }
+            }
+        },
+    }
 }

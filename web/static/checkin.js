@@ -14,14 +14,17 @@
   var lastCode = "";
   var lastCodeAt = 0;
 
+  var timeZone = document.querySelector('meta[name="time-zone"]').content;
+  // Each refusal in plain words: [title, what to do].
   var messages = {
-    unknown_ticket: "Unknown ticket",
-    wrong_performance: "Ticket for another performance",
-    outside_checkin_window: "Check-in is not open",
-    not_valid: "Ticket not valid (cancelled)",
-    unauthenticated: "Please log in again",
-    forbidden: "Not allowed",
-    rate_limited: "Too many attempts, wait a moment"
+    unknown_ticket: ["Unknown ticket", "No ticket has this code. Check the code, or ask for the booking e-mail."],
+    wrong_performance: ["Not for this performance", "This ticket is for another performance."],
+    outside_checkin_window: ["Check-in is not open", "Check-in for this performance is not open at this time."],
+    not_valid: ["Ticket cancelled", "This reservation was cancelled or never confirmed."],
+    unauthenticated: ["Please log in again", "Your session has ended."],
+    forbidden: ["Not allowed", "This account may not check tickets in."],
+    rate_limited: ["Too many attempts", "Wait a moment, then try again."],
+    validation_failed: ["Unknown ticket", "Type the code as printed on the ticket."]
   };
 
   function show(kind, title, detail) {
@@ -36,9 +39,9 @@
     }, 5000);
   }
 
+  // The theatre's clock (TIMEZONE), whatever zone the device is set to.
   function hhmm(iso) {
-    var d = new Date(iso);
-    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+    return new Date(iso).toLocaleTimeString("en-GB", { timeZone: timeZone, hour: "2-digit", minute: "2-digit", hour12: false });
   }
 
   function refreshCounts() {
@@ -84,7 +87,8 @@
         } else if (b.error === "already_checked_in") {
           show("error", "Already checked in at " + hhmm(b.checked_in_at), "This ticket was used before.");
         } else {
-          show("error", messages[b.error] || b.message || "Error", "");
+          var words = messages[b.error] || ["Not checked in", "Something went wrong. Try again."];
+          show("error", words[0], words[1]);
         }
         refreshCounts();
       })

@@ -171,7 +171,25 @@ fn declare_alerted_counters(ctx: &JobContext) {
             &[("queue", queue)],
         );
     }
-    for purpose in ["confirmation", "ticket"] {
+    for outcome in ["offered", "expired"] {
+        ctx.metrics.declare_counter(
+            crate::jobs::waitlist::OFFERS_METRIC,
+            crate::jobs::waitlist::OFFERS_HELP,
+            &[("outcome", outcome)],
+        );
+    }
+    ctx.metrics.declare_counter(
+        crate::jobs::reminders::SENT_METRIC,
+        crate::jobs::reminders::SENT_HELP,
+        &[],
+    );
+    for purpose in [
+        "confirmation",
+        "ticket",
+        "reminder",
+        "waitlist_confirmation",
+        "waitlist_offer",
+    ] {
         for kind in ["transient", "permanent"] {
             ctx.metrics.declare_counter(
                 "azione_email_send_failures_total",

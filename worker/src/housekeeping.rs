@@ -1,11 +1,13 @@
 //! Housekeeping on a schedule (every `HOUSEKEEPING_INTERVAL_SECONDS`, one worker at a time by an
 //! advisory lock): revive jobs that ran out of attempts for a transient reason, expire
-//! reservations that can no longer be confirmed, erase personal data `RETENTION_DAYS` after the
-//! performance, and delete finished jobs after 30 days.
+//! reservations and waiting-list entries that can no longer be confirmed, erase personal data
+//! `RETENTION_DAYS` after the performance, queue an offer round wherever an offer lapsed
+//! unnoticed (the round scheduled at its expiry normally ends it), and delete finished jobs
+//! after 30 days.
 
 use std::time::Duration;
 
-use common::{ops, retention};
+use common::{ops, retention, waitlist};
 
 use crate::JobContext;
 
@@ -48,11 +50,27 @@ pub async fn run_once(ctx: &JobContext) -> Result<(), sqlx::Error> {
         jobs.revive_window,
     )
     .await?;
-    let erased = retention::erase_personal_data(&mut tx, jobs.retention).await?;
+    let erased = retention::erase_personal_data(&mut tx, jobs.retention).await?
+        + waitlist::queries::erase_personal_data(&mut tx, jobs.retention).await?;
+    let expired = expired
+        + waitlist::queries::expire_pending_entries(
+            &mut tx,
+            ctx.config.booking.confirmation_ttl,
+            jobs.revive_window,
+        )
+        .await?;
+    let offer_rounds = waitlist::queue_rounds_for_lapsed_offers(&mut tx).await?;
     let deleted = ops::delete_old_jobs(&mut tx, KEEP_DONE_JOBS).await?;
     tx.commit().await?;
-    if revived + expired + erased + deleted > 0 {
-        tracing::info!(revived, expired, erased, deleted, "housekeeping done");
+    if revived + expired + erased + deleted + offer_rounds > 0 {
+        tracing::info!(
+            revived,
+            expired,
+            erased,
+            deleted,
+            offer_rounds,
+            "housekeeping done"
+        );
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `azione-worker`: apalis workers that send confirmation e-mails and QR tickets. Jobs are
+//! `azione-worker`: apalis workers that send confirmation e-mails and QR tickets, run the
+//! waiting list's offer rounds and e-mails, and send reminders. Jobs are
 //! small, carry ids only, and are idempotent: each re-checks state before acting and records
 //! that it acted. Several worker processes may run at once.
 
@@ -192,7 +193,7 @@ pub async fn run_on(
     }
     tokio::spawn(health::watch_database(ctx.clone(), until(stopped.clone())));
     tokio::spawn(housekeeping::run(ctx.clone(), until(stopped.clone())));
-    let queues = futures::future::join(
+    let queues = futures::future::join4(
         supervise::supervise(
             ctx.clone(),
             common::jobs::CONFIRMATION_QUEUE,
@@ -208,6 +209,18 @@ pub async fn run_on(
             common::jobs::TICKET_QUEUE,
             stopped.clone(),
             job_worker!(ctx, common::jobs::SendTicket, jobs::send_ticket::run),
+        ),
+        supervise::supervise(
+            ctx.clone(),
+            common::jobs::WAITLIST_QUEUE,
+            stopped.clone(),
+            job_worker!(ctx, common::jobs::WaitlistJob, jobs::waitlist::run),
+        ),
+        supervise::supervise(
+            ctx.clone(),
+            common::jobs::REMINDER_QUEUE,
+            stopped.clone(),
+            job_worker!(ctx, common::jobs::SendReminder, jobs::reminders::run),
         ),
     );
     tokio::pin!(queues);

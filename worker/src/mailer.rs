@@ -27,9 +27,9 @@ pub struct Mailer {
     metrics: Arc<Metrics>,
 }
 
-/// An e-mail to send: both a text and an HTML body, and optionally an inline PNG.
+/// An e-mail to send: both a text and an HTML body, optionally an inline PNG and a calendar file.
 pub struct Email {
-    /// `confirmation` or `ticket`, for metrics.
+    /// `confirmation`, `ticket`, `reminder`, `waitlist_confirmation` or `waitlist_offer`, for metrics.
     pub purpose: &'static str,
     pub to: String,
     pub subject: String,
@@ -38,6 +38,8 @@ pub struct Email {
     pub text: String,
     pub html: String,
     pub inline_png: Option<InlinePng>,
+    /// An iCalendar file, attached as `event.ics` (`text/calendar`).
+    pub calendar: Option<String>,
 }
 
 /// A PNG shown in the HTML body by Content-ID and attached as a file too.
@@ -81,7 +83,7 @@ impl Mailer {
         let alternative = MultiPart::alternative()
             .singlepart(SinglePart::plain(email.text))
             .singlepart(SinglePart::html(email.html));
-        let body = match email.inline_png {
+        let mut body = match email.inline_png {
             None => MultiPart::mixed().multipart(alternative),
             Some(png) => {
                 let inline = Attachment::new_inline(png.content_id).body(
@@ -101,6 +103,15 @@ impl Mailer {
                     .singlepart(attached)
             }
         };
+        if let Some(calendar) = email.calendar {
+            body = body.singlepart(
+                Attachment::new("event.ics".to_owned()).body(
+                    calendar,
+                    ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                        .expect("static mime"),
+                ),
+            );
+        }
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)

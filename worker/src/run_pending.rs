@@ -3,7 +3,10 @@
 //! of waiting for the background worker.
 
 use anyhow::Context;
-use common::jobs::{CONFIRMATION_QUEUE, QUEUES, SendConfirmationEmail, SendTicket, TICKET_QUEUE};
+use common::jobs::{
+    CONFIRMATION_QUEUE, QUEUES, REMINDER_QUEUE, SendConfirmationEmail, SendReminder, SendTicket,
+    TICKET_QUEUE, WAITLIST_QUEUE, WaitlistJob,
+};
 use serde_json::json;
 
 use crate::{JobContext, JobError, jobs};
@@ -68,6 +71,14 @@ async fn run_one(ctx: &JobContext, queue: &str, payload: &[u8]) -> Result<(), Jo
         TICKET_QUEUE => {
             let job: SendTicket = serde_json::from_slice(payload).map_err(undecodable)?;
             jobs::send_ticket::send(ctx, job.reservation_id, HOLDER).await
+        }
+        WAITLIST_QUEUE => {
+            let job: WaitlistJob = serde_json::from_slice(payload).map_err(undecodable)?;
+            jobs::waitlist::perform(ctx, job, HOLDER).await
+        }
+        REMINDER_QUEUE => {
+            let job: SendReminder = serde_json::from_slice(payload).map_err(undecodable)?;
+            jobs::reminders::send(ctx, job.reservation_id, HOLDER).await
         }
         other => Err(JobError::Permanent(anyhow::anyhow!(
             "unknown queue {other}"

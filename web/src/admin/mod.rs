@@ -62,7 +62,8 @@ impl FormState {
 type FormFields = BTreeMap<String, String>;
 
 /// A posted form as the JSON object the API functions take: empty fields are left out, numeric
-/// fields become numbers when they parse, and a `datetime-local` time is read as UTC.
+/// fields become numbers when they parse, and a `datetime-local` time is read as wall-clock
+/// time in `TIMEZONE` (a time the clocks skip stays as typed, and is refused as malformed).
 fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
     let mut map = Map::new();
     for (name, value) in form {
@@ -74,14 +75,26 @@ fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
             value
                 .parse::<i64>()
                 .map_or_else(|_| Value::from(value), Value::from)
-        } else if name == "starts_at" && value.len() == 16 {
-            Value::from(format!("{value}:00Z"))
+        } else if name == "starts_at" {
+            common::time::from_input_value(value, crate::locale::current().tz)
+                .map_or_else(|_| Value::from(value), |t| Value::from(t.to_rfc3339()))
         } else {
             Value::from(value)
         };
         map.insert(name.clone(), json);
     }
     JsonObject(map)
+}
+
+/// A start time the form could not read as local time gets the reason (a skipped hour, a
+/// malformed value) instead of the API's words about RFC 3339.
+fn with_local_time_problem(form: &FormFields, mut errors: FieldErrors) -> FieldErrors {
+    if let Some(value) = form.get("starts_at").filter(|v| !v.trim().is_empty())
+        && let Err(problem) = common::time::from_input_value(value, crate::locale::current().tz)
+    {
+        errors.insert("starts_at".to_owned(), problem.to_string());
+    }
+    errors
 }
 
 /// Ends a form post: back to `to` on success, the page again with errors on a 422.
@@ -91,7 +104,7 @@ fn after_post(
     on_invalid: impl FnOnce(FieldErrors) -> Response,
 ) -> Response {
     match result {
-        Ok(()) => Redirect::to(to).into_response(),
+        Ok(()) => Redirect::to(&crate::auth::saved(to)).into_response(),
         Err(ApiError::Validation { fields }) => on_invalid(fields),
         Err(e) => pages::error_page(e),
     }

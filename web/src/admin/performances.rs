@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{FormFields, FormState, PerformanceRow, form_object};
+use super::{FormFields, FormState, PerformanceRow, form_object, with_local_time_problem};
 use crate::{
     auth::{CatalogueEditor, ManageCatalogue, StaffPage},
     error::{ApiError, ApiResult},
@@ -226,20 +226,21 @@ fn settings_json(s: &PerformanceSettings) -> Value {
 }
 
 /// `{field: [before, after]}` for every setting that changed.
-fn changes(before: &PerformanceSettings, after: &PerformanceSettings) -> Value {
+fn changes(
+    before: &PerformanceSettings,
+    after: &PerformanceSettings,
+) -> serde_json::Map<String, Value> {
     let (Value::Object(old), Value::Object(new)) = (settings_json(before), settings_json(after))
     else {
-        return Value::Null;
+        return serde_json::Map::new();
     };
-    let changed: serde_json::Map<String, Value> = new
-        .into_iter()
+    new.into_iter()
         .filter(|(k, v)| old.get(k) != Some(v))
         .map(|(k, v)| {
             let was = old.get(&k).cloned().unwrap_or(Value::Null);
             (k, json!([was, v]))
         })
-        .collect();
-    Value::Object(changed)
+        .collect()
 }
 
 async fn check_room(conn: &mut sqlx::PgConnection, room_id: Option<Uuid>) -> ApiResult<()> {
@@ -341,17 +342,33 @@ pub async fn save_performance_changes(
     if let Some(description) = &patch.description {
         catalogue::update_show_description(&mut tx, show_id, description).await?;
     }
+    // Only what really changed is recorded, and a save that changed nothing is not.
+    let mut changed = serde_json::Map::new();
+    if show_id != current.show_id {
+        changed.insert("title".to_owned(), json!([current.title, patch.title]));
+    }
+    if patch
+        .description
+        .as_ref()
+        .is_some_and(|d| *d != current.description)
+    {
+        changed.insert("description".to_owned(), json!("changed"));
+    }
     let before = current.settings();
     let after = patch.apply(show_id, before.clone());
     catalogue::update_performance(&mut tx, id, &after).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        AuditAction::PerformanceUpdate,
-        Some(id),
-        changes(&before, &after),
-    )
-    .await?;
+    common::waitlist::queue_offers(&mut tx, id).await?;
+    changed.extend(changes(&before, &after));
+    if !changed.is_empty() {
+        audit::record(
+            &mut tx,
+            actor,
+            AuditAction::PerformanceUpdate,
+            Some(id),
+            Value::Object(changed),
+        )
+        .await?;
+    }
     let updated = catalogue::find_performance(&mut tx, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -387,7 +404,7 @@ fn values_of(p: &Performance) -> BTreeMap<String, String> {
         ("room_id".to_owned(), p.room_id.to_string()),
         (
             "starts_at".to_owned(),
-            p.starts_at.format("%Y-%m-%dT%H:%M").to_string(),
+            common::time::to_input_value(p.starts_at, crate::locale::current().tz),
         ),
         (
             "additional_seats".to_owned(),
@@ -470,11 +487,15 @@ pub(crate) async fn create_performance_form(
 ) -> Response {
     let actor = staff.principal.actor.label();
     match save_new_performance(&state, &actor, form_object(&form, &NUMERIC)).await {
-        Ok(p) => Redirect::to(&format!("/admin/performances/{}", p.id)).into_response(),
+        Ok(p) => Redirect::to(&crate::auth::saved(&format!(
+            "/admin/performances/{}",
+            p.id
+        )))
+        .into_response(),
         Err(ApiError::Validation { fields }) => {
             let form = FormState {
+                errors: with_local_time_problem(&form, fields),
                 values: form,
-                errors: fields,
             };
             render_performance_form(
                 &state,
@@ -517,14 +538,27 @@ pub(crate) async fn update_performance_form(
         Err(e) => return pages::error_page(e),
     };
     let actor = staff.principal.actor.label();
-    let result =
-        save_performance_changes(&state, &actor, current.id, form_object(&form, &NUMERIC)).await;
+    // A required field cleared on the form is an error, not "leave it as it was".
+    let cleared: FieldErrors = ["title", "room_id", "starts_at"]
+        .into_iter()
+        .filter(|name| form.get(*name).is_some_and(|v| v.trim().is_empty()))
+        .map(|name| (name.to_owned(), "is required".to_owned()))
+        .collect();
+    let result = if cleared.is_empty() {
+        save_performance_changes(&state, &actor, current.id, form_object(&form, &NUMERIC)).await
+    } else {
+        Err(ApiError::Validation { fields: cleared })
+    };
     match result {
-        Ok(p) => Redirect::to(&format!("/admin/performances/{}", p.id)).into_response(),
+        Ok(p) => Redirect::to(&crate::auth::saved(&format!(
+            "/admin/performances/{}",
+            p.id
+        )))
+        .into_response(),
         Err(ApiError::Validation { fields }) => {
             let form = FormState {
+                errors: with_local_time_problem(&form, fields),
                 values: form,
-                errors: fields,
             };
             let nav = Nav::from(&staff);
             render_performance_form(

@@ -118,7 +118,10 @@ pub(crate) async fn reservations_csv(
     let mut csv = String::from(
         "id,status,party_size,name,email,phone,notes,created_at,confirmed_at,checked_in_at\r\n",
     );
-    let time = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    // Local wall-clock time with its offset: readable, and still exact across clock changes.
+    let tz = crate::locale::current().tz;
+    let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
+    let time = |t: Option<chrono::DateTime<Utc>>| t.map(local).unwrap_or_default();
     for r in &reservations {
         let cells = [
             r.id.to_string(),
@@ -128,7 +131,7 @@ pub(crate) async fn reservations_csv(
             r.email.clone().unwrap_or_default(),
             r.phone.clone().unwrap_or_default(),
             r.notes.clone().unwrap_or_default(),
-            r.created_at.to_rfc3339(),
+            local(r.created_at),
             time(r.confirmed_at),
             time(r.checked_in_at),
         ];
@@ -171,5 +174,5 @@ pub(crate) async fn resend_ticket_form(
         "/admin/performances/{}/reservations",
         reservation.performance_id
     );
-    Ok(Redirect::to(&to).into_response())
+    Ok(Redirect::to(&crate::auth::saved(&to)).into_response())
 }

@@ -116,10 +116,18 @@ pub async fn save_room_changes(
     let capacity = fields.int_in("capacity", catalogue::ROOM_CAPACITY);
     fields.finish()?;
     let mut tx = state.db.begin().await?;
+    let before = catalogue::find_room(&mut tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     match catalogue::update_room(&mut tx, id, name.as_deref(), capacity).await {
         Ok(Some(room)) => {
-            let details = json!({ "name_changed": name.is_some(), "capacity": capacity });
-            audit::record(&mut tx, actor, AuditAction::RoomUpdate, Some(id), details).await?;
+            // Only a real change is recorded.
+            let name_changed = room.name != before.name;
+            if name_changed || room.capacity != before.capacity {
+                let details = json!({ "name_changed": name_changed, "capacity": capacity });
+                audit::record(&mut tx, actor, AuditAction::RoomUpdate, Some(id), details).await?;
+            }
+            common::waitlist::queue_offers_in_room(&mut tx, id).await?;
             tx.commit().await?;
             Ok(room)
         }
@@ -170,7 +178,7 @@ pub(crate) async fn create_room_form(
     let actor = staff.principal.actor.label();
     let result = save_new_room(&state, &actor, form_object(&form, &["capacity"])).await;
     match result {
-        Ok(_) => Ok(Redirect::to("/admin/rooms").into_response()),
+        Ok(_) => Ok(Redirect::to(&crate::auth::saved("/admin/rooms")).into_response()),
         Err(ApiError::Validation { fields }) => {
             let state_form = FormState {
                 values: form,
@@ -206,18 +214,11 @@ pub(crate) async fn update_room_form(
     }
     .await;
     match result {
-        Ok(()) => Redirect::to("/admin/rooms").into_response(),
-        Err(ApiError::Validation { fields }) => {
-            let message = fields
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            pages::render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &MessagePage::error("Room not saved", &message),
-            )
-        }
+        Ok(()) => Redirect::to(&crate::auth::saved("/admin/rooms")).into_response(),
+        Err(ApiError::Validation { fields }) => pages::render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &MessagePage::staff_error("Room not saved", &fields),
+        ),
         Err(e) => pages::error_page(e),
     }
 }

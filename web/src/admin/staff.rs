@@ -144,15 +144,16 @@ pub async fn change_staff_user(
         None => None,
     };
     let mut tx = state.db.begin().await?;
-    if auth::find_staff_user(&mut tx, id).await?.is_none() {
+    let Some(user) = auth::find_staff_user(&mut tx, id).await? else {
         return Err(ApiError::not_found());
-    }
-    if let Some(role) = change.role {
+    };
+    // Only real changes are made and recorded (a role change also ends sessions).
+    if let Some(role) = change.role.filter(|r| *r != user.role) {
         auth::update_staff_role(&mut tx, id, role).await?;
         let details = json!({ "role": role });
         audit::record(&mut tx, actor, AuditAction::StaffRole, Some(id), details).await?;
     }
-    if let Some(disabled) = change.disabled {
+    if let Some(disabled) = change.disabled.filter(|d| *d != user.disabled_at.is_some()) {
         auth::set_staff_disabled(&mut tx, id, disabled).await?;
         let action = if disabled {
             AuditAction::StaffDisable
@@ -377,7 +378,7 @@ pub(crate) async fn create_staff_form(
     let mut kept = form.clone();
     kept.remove("password");
     match result {
-        Ok(()) => Redirect::to("/admin/staff").into_response(),
+        Ok(()) => Redirect::to(&crate::auth::saved("/admin/staff")).into_response(),
         Err(e @ (ApiError::Validation { .. } | ApiError::Conflict { .. })) => {
             let status = e.status();
             let errors = match e {
@@ -426,10 +427,9 @@ pub(crate) async fn update_staff_form(
     }
     .await;
     after_post(result, "/admin/staff", |fields| {
-        let message = fields.values().cloned().collect::<Vec<_>>().join("; ");
         pages::render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &MessagePage::error("Not saved", &message),
+            &MessagePage::staff_error("Not saved", &fields),
         )
     })
 }

@@ -1,8 +1,10 @@
 //! One module per job; each holds `run`, the handler its queue's worker calls, and builds its
 //! e-mail for [`deliver`], which sends it under the reservation's delivery lease.
 
+pub mod reminders;
 pub mod send_confirmation_email;
 pub mod send_ticket;
+pub mod waitlist;
 
 use std::time::{Duration, Instant};
 
@@ -16,14 +18,24 @@ use uuid::Uuid;
 
 use crate::{JobContext, JobError, mailer::Email};
 
+/// The message `id` about a reservation, in its language: its seats, show, local start
+/// (`tz`) and room as `$seats`, `$title`, `$when` and `$room`.
+pub fn about_reservation(id: &str, r: &Recipient, tz: chrono_tz::Tz) -> String {
+    let lang = r.language();
+    lang.t_args(
+        id,
+        [
+            ("seats", lang.t1("seats", "count", r.party_size).into()),
+            ("title", r.title.as_str().into()),
+            ("when", lang.date_time(r.starts_at, tz).into()),
+            ("room", r.room.as_str().into()),
+        ],
+    )
+}
+
 /// `<purpose.reservation-id@host>`: the same for every attempt of one e-mail.
 pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) -> String {
-    let host = public_base_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .filter(|h| !h.is_empty())
-        .unwrap_or("azionelab.invalid");
+    let host = common::config::public_host(public_base_url);
     format!("<{purpose}.{reservation_id}@{host}>")
 }
 
@@ -31,21 +43,30 @@ pub fn message_id(purpose: &str, reservation_id: Uuid, public_base_url: &str) ->
 /// ride out a restart, so that the e-mail is not sent twice.
 const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Sends one e-mail of a reservation, at least once and at most once as far as the database can
-/// tell (see `common::delivery`): waits while another live worker sends it, builds it with
-/// `build` from what the lease's statement read of the reservation, in the transaction that
-/// takes the lease (so that a token and the lease commit together; `build` returns `None` when
-/// there is nothing to send), sends it, and records it.
+/// Sends one e-mail of a reservation (or waiting-list entry), at least once and at most once as
+/// far as the database can tell (see `common::delivery`): waits while another live worker sends
+/// it, builds it with `build` from what the lease's statement read (the [`Recipient`] of a
+/// reservation's e-mail; `None` for a waiting-list entry's), in the transaction that takes the
+/// lease (so that a token and the lease commit together; `build` returns `None` when there is
+/// nothing to send), sends it, and records it. Returns whether this call sent it.
 pub async fn deliver(
     ctx: &JobContext,
     reservation_id: Uuid,
     kind: delivery::Email,
     holder: &str,
-    build: impl AsyncFnOnce(&mut PgConnection, i32, Recipient) -> Result<Option<Email>, JobError>,
-) -> Result<(), JobError> {
+    build: impl AsyncFnOnce(
+        &mut PgConnection,
+        i32,
+        Option<Recipient>,
+    ) -> Result<Option<Email>, JobError>,
+) -> Result<bool, JobError> {
     let queue = match kind {
         delivery::Email::Confirmation => common::jobs::CONFIRMATION_QUEUE,
         delivery::Email::Ticket => common::jobs::TICKET_QUEUE,
+        delivery::Email::Reminder => common::jobs::REMINDER_QUEUE,
+        delivery::Email::WaitlistConfirmation | delivery::Email::WaitlistOffer => {
+            common::jobs::WAITLIST_QUEUE
+        }
     };
     let lease = ctx.delivery_lease();
     let waiting_since = Instant::now();
@@ -54,13 +75,13 @@ pub async fn deliver(
         match delivery::claim(&mut tx, reservation_id, kind, holder, lease).await? {
             Claim::NotNeeded => {
                 tracing::info!("e-mail not needed any more");
-                return Ok(());
+                return Ok(false);
             }
             Claim::Erased => {
                 tracing::info!("personal data already erased; nothing to send");
-                return Ok(());
+                return Ok(false);
             }
-            Claim::Gone => return Err(JobError::Permanent(anyhow!("reservation not found"))),
+            Claim::Gone => return Err(JobError::Permanent(anyhow!("not found"))),
             Claim::Busy if waiting_since.elapsed() < lease.lease_for => {
                 drop(tx);
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -75,8 +96,8 @@ pub async fn deliver(
                 resumed,
                 recipient,
             } => {
-                let Some(email) = build(&mut tx, generation, *recipient).await? else {
-                    return Ok(());
+                let Some(email) = build(&mut tx, generation, recipient.map(|r| *r)).await? else {
+                    return Ok(false);
                 };
                 tx.commit().await?;
                 break (email, generation, resumed);
@@ -103,7 +124,12 @@ pub async fn deliver(
     } else {
         tracing::info!("e-mail sent, but superseded meanwhile; the newer one follows");
     }
-    Ok(())
+    Ok(true)
+}
+
+/// The [`Recipient`] that [`deliver`] read for a reservation's e-mail.
+pub fn leased_recipient(read: Option<Recipient>) -> Result<Recipient, JobError> {
+    read.ok_or_else(|| JobError::Permanent(anyhow!("the lease read no recipient")))
 }
 
 /// Runs a job's work on a task of its own, so that a worker whose queue loses the database

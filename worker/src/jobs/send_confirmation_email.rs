@@ -6,6 +6,7 @@ use askama::Template;
 use common::{
     delivery,
     jobs::SendConfirmationEmail,
+    locale::Language,
     tickets::Recipient,
     token::{self, TokenPurpose},
 };
@@ -15,30 +16,26 @@ use uuid::Uuid;
 
 use crate::{
     JobContext, JobError,
-    jobs::{deliver, detached, message_id},
+    jobs::{about_reservation, deliver, detached, leased_recipient, message_id},
     mailer::Email,
 };
 
 #[derive(Template)]
 #[template(path = "confirmation.txt")]
 struct TextBody<'a> {
-    title: &'a str,
-    when: String,
-    room: &'a str,
-    party_size: i32,
+    lang: Language,
+    intro: &'a str,
+    pending: &'a str,
     link: &'a str,
-    valid_for: String,
 }
 
 #[derive(Template)]
 #[template(path = "confirmation.html")]
 struct HtmlBody<'a> {
-    title: &'a str,
-    when: String,
-    room: &'a str,
-    party_size: i32,
+    lang: Language,
+    intro: &'a str,
+    pending: &'a str,
     link: &'a str,
-    valid_for: String,
 }
 
 /// The worker's entry point for this queue.
@@ -67,12 +64,14 @@ pub(crate) async fn send(
 ) -> Result<(), JobError> {
     let ttl = ctx.config.booking.confirmation_ttl;
     let base = &ctx.config.public_base_url;
+    let tz = ctx.config.locale.timezone;
     deliver(
         ctx,
         reservation_id,
         delivery::Email::Confirmation,
         holder,
-        async |conn: &mut PgConnection, _generation, r: Recipient| {
+        async |conn: &mut PgConnection, _generation, r: Option<Recipient>| {
+            let r = leased_recipient(r)?;
             // The visitor's free-text name stays out: anyone can book in any address's name.
             let Some(to) = r.email.clone() else {
                 return Ok(None);
@@ -80,52 +79,48 @@ pub(crate) async fn send(
             let raw =
                 token::insert_token(conn, reservation_id, TokenPurpose::Confirm, Some(ttl)).await?;
             let link = format!("{base}/reservations/confirm?token={}", raw.expose());
-            let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
-            let valid_for = describe_duration(ttl);
+            let lang = r.language();
+            let intro = about_reservation("email-confirm-intro", &r, tz);
+            let pending = lang.t1(
+                "email-confirm-pending",
+                "valid_for",
+                describe_duration(lang, ttl),
+            );
             let text = TextBody {
-                title: &r.title,
-                when: when.clone(),
-                room: &r.room,
-                party_size: r.party_size,
+                lang,
+                intro: &intro,
+                pending: &pending,
                 link: &link,
-                valid_for: valid_for.clone(),
             };
             let html = HtmlBody {
-                title: &r.title,
-                when,
-                room: &r.room,
-                party_size: r.party_size,
+                lang,
+                intro: &intro,
+                pending: &pending,
                 link: &link,
-                valid_for,
             };
             Ok(Some(Email {
                 purpose: "confirmation",
                 to,
-                subject: format!("Please confirm your booking: {}", r.title),
+                subject: lang.t1("email-confirm-subject", "title", r.title.as_str()),
                 message_id: message_id("confirm", reservation_id, base),
                 text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
                 html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
                 inline_png: None,
+                calendar: None,
             }))
         },
     )
     .await
+    .map(|_| ())
 }
 
-fn describe_duration(d: std::time::Duration) -> String {
+/// How long a link stays valid, in words of the e-mail's language.
+pub(crate) fn describe_duration(lang: Language, d: std::time::Duration) -> String {
     let minutes = d.as_secs() / 60;
     match minutes {
-        0 => "a moment".to_owned(),
-        m if m % 1440 == 0 => plural(m / 1440, "day"),
-        m if m % 60 == 0 => plural(m / 60, "hour"),
-        m => plural(m, "minute"),
-    }
-}
-
-fn plural(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
+        0 => lang.t("duration-moment"),
+        m if m % 1440 == 0 => lang.t1("duration-days", "count", m / 1440),
+        m if m % 60 == 0 => lang.t1("duration-hours", "count", m / 60),
+        m => lang.t1("duration-minutes", "count", m),
     }
 }

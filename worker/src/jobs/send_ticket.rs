@@ -7,6 +7,9 @@ use askama::Template;
 use common::{
     delivery,
     jobs::SendTicket,
+    locale::Language,
+    reminders,
+    short_code::ShortCode,
     tickets::{self, Recipient},
 };
 use sqlx::PgConnection;
@@ -15,7 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     JobContext, JobError,
-    jobs::{deliver, detached, message_id},
+    jobs::{about_reservation, deliver, detached, leased_recipient, message_id},
     mailer::{Email, InlinePng},
     qr,
 };
@@ -25,24 +28,22 @@ const QR_CONTENT_ID: &str = "ticket-qr";
 #[derive(Template)]
 #[template(path = "ticket.txt")]
 struct TextBody<'a> {
+    lang: Language,
     name: &'a str,
-    title: &'a str,
-    when: &'a str,
-    room: &'a str,
-    party_size: i32,
+    intro: &'a str,
     ticket_url: &'a str,
+    short_code: &'a str,
     cancel_url: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "ticket.html")]
 struct HtmlBody<'a> {
+    lang: Language,
     name: &'a str,
-    title: &'a str,
-    when: &'a str,
-    room: &'a str,
-    party_size: i32,
+    intro: &'a str,
     ticket_url: &'a str,
+    short_code: &'a str,
     cancel_url: &'a str,
     qr_content_id: &'a str,
 }
@@ -72,12 +73,14 @@ pub(crate) async fn send(
     holder: &str,
 ) -> Result<(), JobError> {
     let base = &ctx.config.public_base_url;
+    let tz = ctx.config.locale.timezone;
     deliver(
         ctx,
         reservation_id,
         delivery::Email::Ticket,
         holder,
-        async |conn: &mut PgConnection, _generation, r: Recipient| {
+        async |conn: &mut PgConnection, _generation, r: Option<Recipient>| {
+            let r = leased_recipient(r)?;
             let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
                 return Ok(None);
             };
@@ -86,31 +89,31 @@ pub(crate) async fn send(
                 tickets::issue_ticket_tokens(conn, reservation_id, r.checkin_closes_at).await?;
             let ticket_url = format!("{base}/t/{}", ticket.expose());
             let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
+            let short_code = ShortCode::for_ticket(ticket.expose()).grouped();
             let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
-            let when = r.starts_at.format("%A %-d %B %Y, %H:%M UTC").to_string();
+            let lang = r.language();
+            let intro = about_reservation("email-ticket-intro", &r, tz);
             let text = TextBody {
+                lang,
                 name: &name,
-                title: &r.title,
-                when: &when,
-                room: &r.room,
-                party_size: r.party_size,
+                intro: &intro,
                 ticket_url: &ticket_url,
+                short_code: &short_code,
                 cancel_url: &cancel_url,
             };
             let html = HtmlBody {
+                lang,
                 name: &name,
-                title: &r.title,
-                when: &when,
-                room: &r.room,
-                party_size: r.party_size,
+                intro: &intro,
                 ticket_url: &ticket_url,
+                short_code: &short_code,
                 cancel_url: &cancel_url,
                 qr_content_id: QR_CONTENT_ID,
             };
             Ok(Some(Email {
                 purpose: "ticket",
                 to,
-                subject: format!("Your ticket: {}", r.title),
+                subject: lang.t1("email-ticket-subject", "title", r.title.as_str()),
                 message_id: message_id("ticket", reservation_id, base),
                 text: text.render().map_err(|e| JobError::Permanent(e.into()))?,
                 html: html.render().map_err(|e| JobError::Permanent(e.into()))?,
@@ -119,8 +122,10 @@ pub(crate) async fn send(
                     filename: "ticket.png".to_owned(),
                     bytes: png,
                 }),
+                calendar: Some(reminders::ics_for(reservation_id, &r, base)),
             }))
         },
     )
     .await
+    .map(|_| ())
 }

@@ -1,0 +1,74 @@
+//! Reminders on the web side: a confirmation (or a claimed offer) schedules the reservation's
+//! reminder in its own transaction, and the ticket page offers the calendar file that the
+//! ticket and reminder e-mails carry (`/t/{token}/calendar.ics`).
+
+use axum::{
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use common::{booking::ReservationStatus, reminders, tickets};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{error::ApiError, pages, state::AppState};
+
+/// Schedules the reminder of a reservation confirmed in the caller's transaction.
+pub async fn schedule(
+    state: &AppState,
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    reminders::schedule(
+        conn,
+        reservation_id,
+        state.config.booking.reminder_before,
+        state.config.jobs.max_attempts,
+    )
+    .await
+}
+
+pub(crate) async fn download_calendar(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
+    let ticket = async {
+        let mut conn = state.db.acquire().await?;
+        Ok::<_, ApiError>(tickets::find_ticket(&mut conn, &token).await?)
+    }
+    .await;
+    let ticket = match ticket {
+        Ok(Some(t)) if !t.revoked && t.status == ReservationStatus::Confirmed => t,
+        Ok(_) => {
+            return pages::error_page(ApiError::NotFound {
+                code: "unknown_ticket",
+                message: "no ticket with this code",
+            });
+        }
+        Err(e) => return pages::error_page(e),
+    };
+    let base = &state.config.public_base_url;
+    let ics = reminders::ics(
+        &reminders::CalendarEvent {
+            reservation_id: ticket.reservation_id,
+            title: &ticket.title,
+            starts_at: ticket.starts_at,
+            room: &ticket.room,
+            seats: crate::locale::t1("seats", "count", ticket.party_size),
+            url: &format!("{base}/performances/{}", ticket.performance_id),
+        },
+        base,
+    );
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"event.ics\"",
+            ),
+        ],
+        ics,
+    )
+        .into_response()
+}
