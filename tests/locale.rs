@@ -171,6 +171,72 @@ async fn each_reservation_gets_its_emails_in_the_language_it_was_booked_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_waiting_list_speaks_the_language_the_visitor_joined_in_and_so_does_the_claimed_ticket()
+{
+    use crate::waitlist::{full_room, post_token};
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(full_room(2)).await;
+    let holder = app.ticket_for(id, "holder@example.org", 2).await;
+    let email = "in-lista@example.org";
+    let joined = app
+        .client
+        .post(app.url(&format!("/api/v1/performances/{id}/waitlist")))
+        .header("Accept-Language", "it-IT,it;q=0.9")
+        .json(&json!({ "name": "Florindo", "email": email, "party_size": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), 202);
+    let mail = app.wait_for_mail(email, 1).await.remove(0);
+    assert!(
+        mail.header("Subject")
+            .unwrap()
+            .contains("Conferma il tuo posto in lista")
+    );
+    let text = mail.unfolded();
+    assert!(text.contains("hai chiesto di entrare in lista d"), "{text}");
+    assert!(text.contains("Esci dalla lista d"));
+    assert!(text.contains(r#"<html lang="it">"#));
+    assert!(!text.contains("UTC"));
+
+    // Confirmed from the API (no language): the entry keeps Italian for what follows.
+    let confirm = mail.token_after("/waitlist/confirm?token=").expect("link");
+    let confirmed = post_token(&app, "/api/v1/waitlist/confirm", &confirm).await;
+    assert_eq!(confirmed.status(), 200);
+    let cancelled = post_token(&app, "/api/v1/reservations/cancel", &holder.cancel).await;
+    assert_eq!(cancelled.status(), 200);
+    let offer = app.wait_for_mail(email, 2).await.remove(1);
+    assert!(
+        offer
+            .header("Subject")
+            .unwrap()
+            .contains("Ci sono posti liberi per te")
+    );
+    let text = offer.unfolded();
+    assert!(text.contains("Li teniamo per te fino a"), "{text}");
+    assert!(text.contains("Rifiuta l"), "{text}");
+
+    let claim = offer
+        .token_after("/waitlist/claim?token=")
+        .expect("claim link");
+    let claimed = post_token(&app, "/api/v1/waitlist/claim", &claim).await;
+    assert_eq!(claimed.status(), 200);
+    let ticket = app.wait_for_mail(email, 3).await.remove(2);
+    assert!(
+        ticket
+            .header("Subject")
+            .unwrap()
+            .contains("Il tuo biglietto")
+    );
+    let language: String = sqlx::query_scalar("SELECT language FROM reservations WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(language, "it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirm_and_cancel_pages_name_the_show_its_local_time_and_the_seats() {
     let app = TestApp::spawn().await;
     let id = app.create_performance(PerformanceSpec::default()).await;

@@ -131,7 +131,7 @@ async fn each_reminder_is_sent_once_at_its_time_checks_in_and_its_release_link_o
         "exactly one"
     );
     let text = reminder.unfolded();
-    assert!(text.contains("Can't come? Release your seats"));
+    assert!(text.contains("Release your seats"), "{text}");
 
     // The reminder's QR code is an additional ticket: it checks in, once per reservation.
     let pngs = reminder.png_parts();

@@ -91,7 +91,7 @@ pub async fn check_seat_formula(app: &TestApp, performance: Uuid) -> (i64, i64, 
     (total, confirmed, held)
 }
 
-fn full_room(capacity: i32) -> PerformanceSpec {
+pub fn full_room(capacity: i32) -> PerformanceSpec {
     PerformanceSpec {
         capacity,
         ..Default::default()
