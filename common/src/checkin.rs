@@ -1,6 +1,7 @@
-//! Check-in: door staff scan a ticket. One statement locks the reservation row and checks the
-//! ticket in, so of any number of concurrent scans of one ticket exactly one succeeds; a scanner retrying the same
-//! attempt (same nonce) gets the original answer back instead of "already checked in".
+//! Check-in: door staff scan a ticket (or type its short code). One statement locks the
+//! reservation row and checks the ticket in, so of any number of concurrent scans of one ticket
+//! exactly one succeeds; a scanner retrying the same attempt (same nonce) gets the original
+//! answer back instead of "already checked in".
 
 use crate::booking::ReservationStatus;
 use chrono::{DateTime, Utc};

@@ -1,4 +1,5 @@
-//! Delivery of a reservation's (and a waiting-list entry's) e-mails, at least once and as nearly exactly once as SMTP allows.
+//! Delivery of a reservation's (and a waiting-list entry's) e-mails, at least once and as nearly
+//! exactly once as SMTP allows.
 //!
 //! One worker at a time sends a given e-mail of a reservation: it takes a lease named after its
 //! apalis worker, which lapses when that worker stops heartbeating (its process died, or its

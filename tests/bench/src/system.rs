@@ -164,11 +164,14 @@ impl System {
         Ok(())
     }
 
+    /// Waits until no job is waiting or running; jobs scheduled for later (reminders, offer
+    /// expiries) are not counted until they are due.
     pub async fn wait_for_idle_queue(&self, patience: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + patience;
         loop {
             let busy: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM apalis.jobs WHERE job_type = ANY($1) AND status IN ('Pending','Queued','Running')",
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = ANY($1) AND status IN ('Pending','Queued','Running')
+                    AND NOT (status = 'Pending' AND run_at > now())",
             )
             .bind(jobs::QUEUES.as_slice())
             .fetch_one(&self.db.pool)
