@@ -51,11 +51,15 @@ async fn confirm(
     token: &str,
     RequestId(request_id): RequestId,
 ) -> ApiResult<Confirmed> {
-    let result: ApiResult<Confirmed> = async {
+    // On a task of its own, as booking and check-in: a client that hangs up must not cut the
+    // transaction off halfway, leaving its connection inside it holding the performance's lock.
+    let (state_for_task, token) = (state.clone(), token.to_owned());
+    let work = tokio::spawn(async move {
+        let state = &state_for_task;
         let mut tx = state.db.begin().await?;
         let outcome = confirmation::confirm_reservation(
             &mut tx,
-            token,
+            &token,
             state.config.jobs.max_attempts,
             request_id,
         )
@@ -73,8 +77,10 @@ async fn confirm(
                 Err(e.into())
             }
         }
-    }
-    .await;
+    });
+    let result: ApiResult<Confirmed> = work
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("confirmation task failed: {e}").into()));
     let outcome = match &result {
         Ok(Confirmed::Now(id)) => {
             tracing::info!(reservation.id = %id, "reservation confirmed");
