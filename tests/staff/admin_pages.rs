@@ -212,10 +212,24 @@ async fn an_admin_replaces_a_ticket_and_the_old_one_stops_working() {
         .await;
 
     assert_eq!(resent.status(), 202);
-    let mail = app
-        .wait_for_mail("posted-online@example.org", 3)
-        .await
-        .remove(2);
+    // The third e-mail that is not the reminder (which may come before or after the re-send).
+    let mut count = 3;
+    let mail = loop {
+        let mut tickets: Vec<_> = app
+            .wait_for_mail("posted-online@example.org", count)
+            .await
+            .into_iter()
+            .filter(|m| {
+                !m.header("subject")
+                    .unwrap_or_default()
+                    .starts_with("Reminder")
+            })
+            .collect();
+        if tickets.len() >= 3 {
+            break tickets.remove(2);
+        }
+        count += 1;
+    };
     let second = mail.token_after("/t/").unwrap();
     assert_ne!(second, first.ticket);
     let door = app.api_key(Role::Door).await;
