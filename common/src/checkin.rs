@@ -9,24 +9,9 @@ use serde_json::Value;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
+use crate::auth::Actor;
 use crate::short_code::ShortCode;
 use crate::token::{TokenHash, TokenPurpose};
-
-/// Who is checking tickets in, for the record and for nonce scoping.
-#[derive(Debug, Clone, Copy)]
-pub enum Scanner {
-    Staff(Uuid),
-    ApiKey(Uuid),
-}
-
-impl Scanner {
-    fn principal(self) -> String {
-        match self {
-            Scanner::Staff(id) => format!("staff:{id}"),
-            Scanner::ApiKey(id) => format!("key:{id}"),
-        }
-    }
-}
 
 /// A successful check-in: only what the door needs.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -67,7 +52,8 @@ pub struct CheckinRequest<'a> {
     pub token: &'a str,
     pub performance_id: Option<Uuid>,
     pub nonce: Option<&'a str>,
-    pub scanner: Scanner,
+    /// Who scans: recorded on the reservation, and the scope of nonces.
+    pub actor: Actor,
 }
 
 #[derive(FromRow)]
@@ -119,7 +105,7 @@ pub async fn check_in(
     .ok_or(CheckinError::UnknownTicket)?;
     // Under the lock: a retry of an attempt that already succeeded replays its answer.
     if let Some(nonce) = req.nonce
-        && let Some(saved) = find_nonce(conn, req.scanner, nonce, r.reservation_id).await?
+        && let Some(saved) = find_nonce(conn, req.actor, nonce, r.reservation_id).await?
     {
         return Ok(saved);
     }
@@ -135,9 +121,9 @@ pub async fn check_in(
     if r.now < r.window_opens || r.now > r.window_closes {
         return Err(CheckinError::OutsideCheckinWindow);
     }
-    let (staff, key) = match req.scanner {
-        Scanner::Staff(id) => (Some(id), None),
-        Scanner::ApiKey(id) => (None, Some(id)),
+    let (staff, key) = match req.actor {
+        Actor::Staff(id) => (Some(id), None),
+        Actor::ApiKey(id) => (None, Some(id)),
     };
     let checked_in_at: DateTime<Utc> = sqlx::query_scalar(
         "UPDATE reservations SET checked_in_at = now(), checked_in_by_staff = $2, checked_in_by_api_key = $3
@@ -163,7 +149,7 @@ pub async fn check_in(
             "INSERT INTO checkin_nonces (principal, nonce, reservation_id, response) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
-        .bind(req.scanner.principal())
+        .bind(req.actor.label())
         .bind(nonce)
         .bind(r.reservation_id)
         .bind(serde_json::to_value(&outcome).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
@@ -175,14 +161,14 @@ pub async fn check_in(
 
 async fn find_nonce(
     conn: &mut PgConnection,
-    scanner: Scanner,
+    actor: Actor,
     nonce: &str,
     reservation_id: Uuid,
 ) -> Result<Option<CheckedIn>, sqlx::Error> {
     let saved: Option<Value> = sqlx::query_scalar(
         "SELECT response FROM checkin_nonces WHERE principal = $1 AND nonce = $2 AND reservation_id = $3",
     )
-    .bind(scanner.principal())
+    .bind(actor.label())
     .bind(nonce)
     .bind(reservation_id)
     .fetch_optional(conn)

@@ -18,14 +18,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use common::{
-    auth::{self, Permission, Role},
-    checkin::Scanner,
-};
+use common::auth::{self, Actor, Permission, Role};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
-use uuid::Uuid;
 
 use crate::{error::ApiError, extract::MAX_BODY_BYTES, pages, state::AppState};
 
@@ -65,30 +61,6 @@ async fn on_hashing_pool<T: Send + 'static>(
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     auth::hash_password("no such account").expect("hash a constant password")
 });
-
-/// Who acts, for audit entries and check-in records.
-#[derive(Debug, Clone, Copy)]
-pub enum Actor {
-    ApiKey(Uuid),
-    Staff(Uuid),
-}
-
-impl Actor {
-    /// `key:<id>` or `staff:<id>`, as written to the audit log.
-    pub fn label(self) -> String {
-        match self {
-            Actor::ApiKey(id) => format!("key:{id}"),
-            Actor::Staff(id) => format!("staff:{id}"),
-        }
-    }
-
-    pub fn scanner(self) -> Scanner {
-        match self {
-            Actor::ApiKey(id) => Scanner::ApiKey(id),
-            Actor::Staff(id) => Scanner::Staff(id),
-        }
-    }
-}
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]

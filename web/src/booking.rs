@@ -51,17 +51,7 @@ pub fn parse_body(body: JsonObject) -> ApiResult<NewReservation> {
         notes: fields.string("notes"),
         party_size: fields.integer("party_size"),
     };
-    let mut errors = fields.into_errors();
-    match NewReservation::parse(input) {
-        Ok(new) if errors.is_empty() => Ok(new),
-        Ok(_) => Err(ApiError::Validation { fields: errors }),
-        Err(domain) => {
-            for (k, v) in domain {
-                errors.entry(k).or_insert(v);
-            }
-            Err(ApiError::Validation { fields: errors })
-        }
-    }
+    fields.finish_with(NewReservation::parse(input))
 }
 
 /// The per-address caps in force (none when rate limits are off).

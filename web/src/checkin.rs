@@ -3,15 +3,16 @@
 
 use askama::Template;
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::{Json, extract::State, http::StatusCode};
 
 use chrono::Utc;
 
 use common::{
     audit,
     audit::AuditAction,
+    auth::Actor,
     catalogue::{self, Performance},
-    checkin::{self, CheckedIn, CheckinRequest, DoorCounts},
+    checkin::{self, CheckedIn, CheckinError, CheckinRequest, DoorCounts},
     short_code::ShortCode,
     token::TokenHash,
 };
@@ -23,11 +24,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    auth::{self, Actor, CheckinStaff, StaffPage},
-    error::{ApiError, ApiResult},
+    auth::{self, CheckinStaff, StaffPage},
+    error::{ApiResult, checkin_code},
     extract::PathId,
     extract::{Fields, JsonObject},
-    pages::{self, format_time},
+    pages::{self, PageResult, format_time},
     state::AppState,
 };
 
@@ -72,59 +73,39 @@ pub(crate) async fn check_in(
         performance_id,
         nonce.as_deref(),
     )
-    .await?;
+    .await??;
     Ok(Json(outcome))
 }
 
-/// The check-in transaction, shared by the API and the ticket page's button.
+/// The check-in transaction, shared by the API and the ticket page's button. The outer error
+/// refuses the request (too many wrong short codes); the inner one is the ticket's outcome,
+/// typed, so that callers can tell it apart before it becomes an answer.
 pub async fn record_check_in(
     state: &AppState,
     actor: Actor,
     token: &str,
     performance_id: Option<Uuid>,
     nonce: Option<&str>,
-) -> ApiResult<CheckedIn> {
+) -> ApiResult<Result<CheckedIn, CheckinError>> {
     // A typed short code has only 50 bits: each credential gets few wrong guesses.
     let short_code = TokenHash::parse(token).is_none() && ShortCode::parse(token).is_some();
     let credential = actor.label();
     if short_code {
         state.rate_limits.check_short_code(&credential)?;
     }
-    let result: ApiResult<CheckedIn> = async {
-        let mut tx = state.db.begin().await?;
-        let request = CheckinRequest {
-            token,
-            performance_id,
-            nonce,
-            scanner: actor.scanner(),
-        };
-        match checkin::check_in(&mut tx, request).await {
-            Ok(outcome) => {
-                audit::record(
-                    &mut tx,
-                    &actor.label(),
-                    AuditAction::Checkin,
-                    Some(outcome.performance.id),
-                    json!({ "party_size": outcome.party_size }),
-                )
-                .await?;
-                tx.commit().await?;
-                tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
-                Ok(outcome)
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e.into())
-            }
-        }
-    }
-    .await;
-    if short_code && matches!(result, Err(ApiError::NotFound { .. })) {
+    let request = CheckinRequest {
+        token,
+        performance_id,
+        nonce,
+        actor,
+    };
+    let result = check_in_audited(state, request).await;
+    if short_code && matches!(result, Err(CheckinError::UnknownTicket)) {
         state.rate_limits.short_code_failed(&credential);
     }
     let outcome = match &result {
         Ok(_) => "checked_in",
-        Err(e) => e.code(),
+        Err(e) => checkin_code(e),
     };
     if result.is_err() {
         tracing::info!(outcome, "check-in refused");
@@ -134,7 +115,28 @@ pub async fn record_check_in(
         "Check-in attempts by outcome.",
         &[("outcome", outcome)],
     );
-    result
+    Ok(result)
+}
+
+/// One transaction: the check-in and its audit entry, or nothing.
+async fn check_in_audited(
+    state: &AppState,
+    request: CheckinRequest<'_>,
+) -> Result<CheckedIn, CheckinError> {
+    let actor = request.actor.label();
+    let mut tx = state.db.begin().await?;
+    let outcome = checkin::check_in(&mut tx, request).await?;
+    audit::record(
+        &mut tx,
+        &actor,
+        AuditAction::Checkin,
+        Some(outcome.performance.id),
+        json!({ "party_size": outcome.party_size }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
+    Ok(outcome)
 }
 
 /// A performance as the door sees it.
@@ -217,28 +219,24 @@ struct DoorPage {
 pub(crate) async fn door_page(
     staff: StaffPage<auth::CheckIn>,
     State(state): State<AppState>,
-) -> Response {
-    match todays_performances(&state).await {
-        Ok(list) => pages::render(
-            StatusCode::OK,
-            &DoorPage {
-                csrf_token: staff.csrf_token,
-                performances: list
-                    .iter()
-                    .map(|p| DoorOption {
-                        id: p.id,
-                        label: format!(
-                            "{} · {} · {}",
-                            format_time(p.starts_at),
-                            p.title,
-                            p.room_name
-                        ),
-                    })
-                    .collect(),
-                base_url: state.config.public_base_url.clone(),
-                time_zone: state.config.locale.timezone.name(),
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    let list = todays_performances(&state).await?;
+    let page = DoorPage {
+        csrf_token: staff.csrf_token,
+        performances: list
+            .iter()
+            .map(|p| DoorOption {
+                id: p.id,
+                label: format!(
+                    "{} · {} · {}",
+                    format_time(p.starts_at),
+                    p.title,
+                    p.room_name
+                ),
+            })
+            .collect(),
+        base_url: state.config.public_base_url.clone(),
+        time_zone: state.config.locale.timezone.name(),
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }
