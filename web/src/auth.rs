@@ -23,7 +23,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
-use crate::{error::ApiError, extract::MAX_BODY_BYTES, pages, state::AppState};
+use crate::{
+    error::ApiError,
+    extract::MAX_BODY_BYTES,
+    pages::{self, PageError},
+    state::AppState,
+};
 
 /// True when `password` matches `stored`; with no stored hash (an unknown account) it checks
 /// against a dummy hash, so that unknown accounts take as long as wrong passwords.
@@ -234,13 +239,13 @@ impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
         // Bearer keys may read pages too (a key is not sent by browsers on their own).
         let principal = authenticate(parts, state)
             .await
-            .map_err(pages::error_page)?;
+            .map_err(|e| PageError(e).into_response())?;
         let Some(principal) = principal else {
             let next = parts.uri.path();
             return Err(Redirect::to(&format!("/admin/login?next={next}")).into_response());
         };
         if !principal.role.can(P::PERMISSION) {
-            return Err(pages::error_page(ApiError::Forbidden));
+            return Err(PageError(ApiError::Forbidden).into_response());
         }
         let csrf_token = csrf_token(state, principal.session.as_deref().unwrap_or_default());
         let saved = parts

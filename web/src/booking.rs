@@ -2,12 +2,7 @@
 //! Parse strictly, then one transaction writes the pending reservation and queues its
 //! confirmation e-mail, then answer at once: SMTP is the worker's business.
 
-use axum::{
-    Form, Json,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::{Form, Json, extract::State, http::StatusCode};
 use common::booking::{self, BookingError, EmailLimits, NewReservation, ReservationInput};
 use common::catalogue::Performance;
 use common::locale::Language;
@@ -17,11 +12,11 @@ use uuid::Uuid;
 
 use crate::{
     catalogue::{self, BookingForm, PerformancePage, PerformanceView},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, codes},
     extract::PathId,
     extract::{Fields, JsonObject, RequestId},
     locale,
-    pages::{self, MessagePage},
+    pages::{self, MessagePage, PageResult},
     rate_limit::{Booking, Throttle},
     state::AppState,
 };
@@ -32,11 +27,10 @@ pub(crate) async fn create_reservation(
     _: Throttle<Booking>,
     request_id: RequestId,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(performance_id): PathId,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let new = parse_body(body)?;
-    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
     book(&state, performance_id, &new, locale::lang(), request_id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
 }
@@ -80,23 +74,7 @@ async fn book(
     language: Language,
     RequestId(request_id): RequestId,
 ) -> Result<(), BookingError> {
-    let email_limits = email_limits(state);
-    let result = async {
-        let mut tx = state.db.begin().await?;
-        let id = booking::create_reservation(
-            &mut tx,
-            performance_id,
-            new,
-            language,
-            email_limits,
-            state.config.jobs.max_attempts,
-            request_id,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-    .await;
+    let result = book_in_transaction(state, performance_id, new, language, request_id).await;
     let outcome = match &result {
         Ok(Some(id)) => {
             tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");
@@ -106,10 +84,10 @@ async fn book(
             tracing::info!(performance.id = %performance_id, "booking over a per-address cap discarded");
             "address_cap"
         }
-        Err(BookingError::NotFound) => "not_found",
-        Err(BookingError::BookingClosed) => "booking_closed",
-        Err(BookingError::PartyTooLarge { .. }) => "validation_failed",
-        Err(BookingError::InsufficientCapacity) => "insufficient_capacity",
+        Err(BookingError::NotFound) => codes::NOT_FOUND,
+        Err(BookingError::BookingClosed) => codes::BOOKING_CLOSED,
+        Err(BookingError::PartyTooLarge { .. }) => codes::VALIDATION_FAILED,
+        Err(BookingError::InsufficientCapacity) => codes::INSUFFICIENT_CAPACITY,
         Err(BookingError::Db(_)) => "error",
     };
     state.metrics.inc(
@@ -120,13 +98,35 @@ async fn book(
     result.map(|_| ())
 }
 
+async fn book_in_transaction(
+    state: &AppState,
+    performance_id: Uuid,
+    new: &NewReservation,
+    language: Language,
+    request_id: Option<Uuid>,
+) -> Result<Option<Uuid>, BookingError> {
+    let mut tx = state.db.begin().await?;
+    let id = booking::create_reservation(
+        &mut tx,
+        performance_id,
+        new,
+        language,
+        email_limits(state),
+        state.config.jobs.max_attempts,
+        request_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 pub(crate) async fn submit_booking_form(
     throttle: Result<Throttle<Booking>, ApiError>,
     request_id: RequestId,
     State(state): State<AppState>,
     PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
+) -> PageResult {
     let submit = async |state: &AppState, performance_id, new: &NewReservation| {
         book(state, performance_id, new, locale::lang(), request_id)
             .await
@@ -159,15 +159,10 @@ pub(crate) async fn handle_form(
     pairs: Vec<(String, String)>,
     submit: impl AsyncFnOnce(&AppState, Uuid, &NewReservation) -> ApiResult<()>,
     done: impl FnOnce(&Performance, i32) -> MessagePage,
-) -> Response {
+) -> PageResult {
     let mut form = BookingForm::from_pairs(pairs);
-    if let Err(e) = throttle {
-        return pages::error_page(e);
-    }
-    let performance = match catalogue::load(state, id).await {
-        Ok(p) => p,
-        Err(e) => return pages::error_page(e),
-    };
+    throttle?;
+    let performance = catalogue::load(state, id).await?;
     let parsed = form.input().and_then(NewReservation::parse);
     let mut seats = 0;
     let outcome = match parsed {
@@ -181,7 +176,10 @@ pub(crate) async fn handle_form(
         Err(fields) => Err(ApiError::Validation { fields }),
     };
     match outcome {
-        Ok(()) => pages::render(StatusCode::ACCEPTED, &done(&performance, seats)),
+        Ok(()) => Ok(pages::render(
+            StatusCode::ACCEPTED,
+            &done(&performance, seats),
+        )),
         Err(ApiError::Validation { fields }) => {
             form.errors = fields
                 .into_iter()
@@ -190,15 +188,15 @@ pub(crate) async fn handle_form(
                     (field, words)
                 })
                 .collect();
-            pages::render(
+            Ok(pages::render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &PerformancePage {
                     performance: PerformanceView::of(&performance),
                     form,
                 },
-            )
+            ))
         }
-        Err(e) => pages::error_page(e),
+        Err(e) => Err(e.into()),
     }
 }
 

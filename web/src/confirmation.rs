@@ -21,7 +21,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
     locale,
-    pages::{self, MessagePage},
+    pages::{self, MessagePage, PageResult},
     rate_limit::{Confirm, Throttle},
     state::AppState,
 };
@@ -46,35 +46,8 @@ pub(crate) async fn confirm_reservation(
     Ok(Json(json!({ "status": "confirmed" })))
 }
 
-async fn confirm(
-    state: &AppState,
-    token: &str,
-    RequestId(request_id): RequestId,
-) -> ApiResult<Confirmed> {
-    let result: ApiResult<Confirmed> = async {
-        let mut tx = state.db.begin().await?;
-        let outcome = confirmation::confirm_reservation(
-            &mut tx,
-            token,
-            state.config.jobs.max_attempts,
-            request_id,
-        )
-        .await;
-        match outcome {
-            Ok(confirmed) => {
-                if let Confirmed::Now(id) = confirmed {
-                    crate::reminders::schedule(state, &mut tx, id).await?;
-                }
-                tx.commit().await?;
-                Ok(confirmed)
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e.into())
-            }
-        }
-    }
-    .await;
+async fn confirm(state: &AppState, token: &str, request_id: RequestId) -> ApiResult<Confirmed> {
+    let result = confirm_in_transaction(state, token, request_id).await;
     let outcome = match &result {
         Ok(Confirmed::Now(id)) => {
             tracing::info!(reservation.id = %id, "reservation confirmed");
@@ -89,6 +62,23 @@ async fn confirm(
         &[("outcome", outcome)],
     );
     result
+}
+
+/// The confirmation and, for a reservation confirmed now, its reminder: one transaction.
+async fn confirm_in_transaction(
+    state: &AppState,
+    token: &str,
+    RequestId(request_id): RequestId,
+) -> ApiResult<Confirmed> {
+    let mut tx = state.db.begin().await?;
+    let max_attempts = state.config.jobs.max_attempts;
+    let confirmed =
+        confirmation::confirm_reservation(&mut tx, token, max_attempts, request_id).await?;
+    if let Confirmed::Now(id) = confirmed {
+        crate::reminders::schedule(state, &mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(confirmed)
 }
 
 /// `?token=` of the e-mailed links.
@@ -118,15 +108,19 @@ pub struct TokenActionPage {
     pub token: String,
 }
 
+async fn find_subject(
+    state: &AppState,
+    token: &str,
+    purpose: TokenPurpose,
+) -> Result<Option<subject::LinkSubject>, sqlx::Error> {
+    let mut conn = state.db.acquire().await?;
+    subject::find_link_subject(&mut conn, token, purpose).await
+}
+
 /// What a confirm or cancel link acts on, in words: `2 seats for "…" on …`. Nothing for a
 /// token that is not ours; a failed look-up only leaves the description out.
 pub async fn describe_link(state: &AppState, token: &str, purpose: TokenPurpose) -> Option<String> {
-    let found = async {
-        let mut conn = state.db.acquire().await?;
-        subject::find_link_subject(&mut conn, token, purpose).await
-    }
-    .await;
-    let s = match found {
+    let s = match find_subject(state, token, purpose).await {
         Ok(s) => s?,
         Err(e) => {
             tracing::warn!(error = %e, "look up what a link acts on");
@@ -170,16 +164,11 @@ pub(crate) async fn submit_confirm_form(
     request_id: RequestId,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
-) -> Response {
-    let outcome = match throttle {
-        Ok(_) => confirm(&state, &form.token, request_id).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(_) => pages::render(
-            StatusCode::OK,
-            &MessagePage::ok(&locale::t("confirmed-title"), &locale::t("confirmed-text")),
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    throttle?;
+    confirm(&state, &form.token, request_id).await?;
+    Ok(pages::render(
+        StatusCode::OK,
+        &MessagePage::ok(&locale::t("confirmed-title"), &locale::t("confirmed-text")),
+    ))
 }

@@ -17,7 +17,7 @@ use common::validation::FieldErrors;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{error::ApiError, pages, rate_limit, state::AppState};
+use crate::{error::ApiError, pages::PageError, rate_limit, state::AppState};
 
 /// Largest request body the JSON API accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -294,7 +294,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
             None if parts.uri.path().starts_with("/api/") => {
                 Err(ApiError::not_found().into_response())
             }
-            None => Err(pages::error_page(ApiError::not_found())),
+            None => Err(PageError(ApiError::not_found()).into_response()),
         }
     }
 }
