@@ -143,7 +143,7 @@ impl IntoResponse for PageError {
 /// Shows an API error to a browser: the same status, a page in plain words. The words for
 /// error code `CODE` are the catalogue's `error-CODE-title` and `error-CODE-text` (dashes for
 /// underscores); a code without its own words gets those of its status.
-pub fn error_page(error: ApiError) -> Response {
+fn error_page(error: ApiError) -> Response {
     let status = error.status();
     if let ApiError::Internal(cause) = &error {
         tracing::error!(error = format!("{cause:#}"), "page request failed");

@@ -43,7 +43,7 @@ async fn create_user(
 }
 
 /// Hashes the patch's new password, if any, and applies the patch.
-async fn change_user(
+async fn apply_staff_patch(
     state: &AppState,
     actor: auth::Actor,
     id: uuid::Uuid,
@@ -93,7 +93,7 @@ pub(crate) async fn update_staff(
         ..StaffInput::default()
     };
     let patch = fields.finish_with(StaffUserPatch::parse(input))?;
-    change_user(&state, admin.principal.actor, id, &patch).await?;
+    apply_staff_patch(&state, admin.principal.actor, id, &patch).await?;
     Ok(Json(json!({ "id": id, "status": "updated" })))
 }
 
@@ -252,7 +252,7 @@ pub(crate) async fn update_staff_form(
         },
     };
     let result = match StaffUserPatch::parse(input) {
-        Ok(patch) => change_user(&state, staff.principal.actor, id, &patch).await,
+        Ok(patch) => apply_staff_patch(&state, staff.principal.actor, id, &patch).await,
         Err(fields) => Err(ApiError::Validation { fields }),
     };
     match form_outcome(result)? {
