@@ -322,7 +322,8 @@ mod tests {
 
     #[test]
     fn each_bad_performance_field_is_named() {
-        let bad: [(&str, fn(&mut PerformanceInput)); 8] = [
+        type Spoil = fn(&mut PerformanceInput);
+        let bad: [(&str, Spoil); 8] = [
             ("title", |i| i.title = Some("  ".into())),
             ("description", |i| i.description = Some("x".repeat(5001))),
             ("room_id", |i| i.room_id = Some("sala".into())),

@@ -1,6 +1,7 @@
 //! Staff administration, by resource: each module serves its JSON API under `/api/v1/admin`
-//! and its pages under `/admin`, both through the same use case. This module holds what the
-//! resources share: the form kit and the performance row, and the `/admin` landing page.
+//! and its pages under `/admin`. Both read their input into the same typed value and call the
+//! same use case in `common::admin`. This module holds what the resources share: the form kit
+//! (`FormReader`, `FormState`), the performance row, and the `/admin` landing page.
 
 pub mod audit;
 pub mod performances;
