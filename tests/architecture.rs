@@ -1,4 +1,5 @@
-//! The shape of the code, checked: one route table, and reservation states typed end to end.
+//! The shape of the code, checked: one route table, reservation states typed end to end, staff
+//! use cases in `common`, error codes spelled once, and pages that fail through `PageResult`.
 //! (That every state-changing route of the table refuses a session without its CSRF token is
 //! `security::every_state_changing_route_refuses_a_session_without_its_csrf_token`.)
 
@@ -52,6 +53,138 @@ fn the_route_table_is_the_only_place_that_routes_a_url() {
         assert!(
             !table[..i].iter().any(|(_, m, p)| m == method && p == path),
             "{method} {path} is listed twice"
+        );
+    }
+}
+
+/// Every `.rs` file of a crate with its source.
+fn sources(name: &str) -> Vec<(std::path::PathBuf, String)> {
+    rust_files(&crate_dir(name))
+        .into_iter()
+        .map(|file| {
+            let source = std::fs::read_to_string(&file).unwrap();
+            (file, source)
+        })
+        .collect()
+}
+
+#[test]
+fn staff_use_cases_live_in_common_and_take_parsed_input() {
+    let mut found = Vec::new();
+    for (file, source) in sources("web") {
+        assert!(
+            !source.contains("form_object"),
+            "{}: forms are read into the typed input, not into a JSON object",
+            file.display()
+        );
+        assert!(
+            !source.contains("passed validation unset"),
+            "{}: a parsed input cannot lack a required field",
+            file.display()
+        );
+        if !file.to_string_lossy().contains("admin") {
+            continue;
+        }
+        // A use case is `pub async fn save_…`, `change_…`, `issue_…` or `withdraw_…`: its
+        // signature, up to the body, must not take the web state.
+        for (at, _) in source.match_indices("async fn ") {
+            let name = &source[at + 9..];
+            let signature = &source[at..at + source[at..].find('{').unwrap()];
+            let use_case = [
+                "save_",
+                "change_",
+                "issue_",
+                "withdraw_",
+                "resend_ticket_for(",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+            assert!(
+                !(use_case && signature.contains("AppState")),
+                "{}: {signature} belongs in common::admin",
+                file.display()
+            );
+        }
+    }
+    for (file, source) in sources("common") {
+        assert!(
+            !source.contains("axum") && !source.contains("ApiError"),
+            "{}: common knows nothing of HTTP",
+            file.display()
+        );
+        if file.to_string_lossy().contains("admin") {
+            found.extend(
+                source
+                    .match_indices("pub async fn ")
+                    .map(|(at, _)| source[at + 13..].split('(').next().unwrap().to_owned()),
+            );
+        }
+    }
+    for name in [
+        "save_new_room",
+        "save_room_changes",
+        "save_new_performance",
+        "save_performance_changes",
+        "resend_ticket",
+        "save_staff_user",
+        "change_staff_user",
+        "issue_api_key",
+        "withdraw_api_key",
+    ] {
+        assert!(
+            found.iter().any(|f| f == name),
+            "common::admin has no {name}"
+        );
+    }
+}
+
+#[test]
+fn each_error_code_is_spelled_once_in_error_rs() {
+    let error_rs = std::fs::read_to_string(crate_dir("web").join("error.rs")).unwrap();
+    let codes: Vec<&str> = error_rs
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("pub const "))
+        .filter_map(|rest| rest.split('"').nth(1))
+        .collect();
+    assert!(codes.len() >= 20, "the codes module lists {codes:?}");
+    assert!(codes.contains(&"not_valid") && codes.contains(&"insufficient_capacity"));
+    for code in &codes {
+        let quoted = format!("\"{code}\"");
+        assert_eq!(
+            error_rs.matches(&quoted).count(),
+            1,
+            "error.rs spells {quoted} more than once: use codes::"
+        );
+        for name in ["web", "common", "worker"] {
+            for (file, source) in sources(name) {
+                assert!(
+                    file.ends_with("web/src/error.rs") || !source.contains(&quoted),
+                    "{}: the error code {quoted}: use error::codes",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn pages_fail_through_page_result_and_check_in_outcomes_are_typed() {
+    for (file, source) in sources("web") {
+        assert!(
+            !source.contains("extra.contains_key("),
+            "{}: match the typed domain error, not the error body",
+            file.display()
+        );
+        // The error page is rendered in one place: the conversion of `PageError`.
+        assert!(
+            file.ends_with("pages.rs") || !source.contains("error_page("),
+            "{}: return PageResult and use ? instead of calling error_page",
+            file.display()
+        );
+        assert!(
+            !source.contains("Err(e) => pages::"),
+            "{}: an error arm that renders a page",
+            file.display()
         );
     }
 }

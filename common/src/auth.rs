@@ -67,6 +67,23 @@ impl Role {
     }
 }
 
+/// Who acts: a staff user (by session) or an API key. Audit entries and check-in records name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Staff(Uuid),
+    ApiKey(Uuid),
+}
+
+impl Actor {
+    /// `staff:<id>` or `key:<id>`, as written to the audit log and the check-in nonces.
+    pub fn label(self) -> String {
+        match self {
+            Actor::Staff(id) => format!("staff:{id}"),
+            Actor::ApiKey(id) => format!("key:{id}"),
+        }
+    }
+}
+
 /// An API key as listed to admins (never its secret).
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct ApiKey {

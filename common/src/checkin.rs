@@ -11,24 +11,9 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::audit::AuditAction;
+use crate::auth::Actor;
 use crate::short_code::ShortCode;
 use crate::token::{TokenHash, TokenPurpose};
-
-/// Who is checking tickets in, for the record and for nonce scoping.
-#[derive(Debug, Clone, Copy)]
-pub enum Scanner {
-    Staff(Uuid),
-    ApiKey(Uuid),
-}
-
-impl Scanner {
-    fn principal(self) -> String {
-        match self {
-            Scanner::Staff(id) => format!("staff:{id}"),
-            Scanner::ApiKey(id) => format!("key:{id}"),
-        }
-    }
-}
 
 /// A successful check-in: only what the door needs.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -69,7 +54,8 @@ pub struct CheckinRequest<'a> {
     pub token: &'a str,
     pub performance_id: Option<Uuid>,
     pub nonce: Option<&'a str>,
-    pub scanner: Scanner,
+    /// Who scans: recorded on the reservation, and the scope of nonces.
+    pub actor: Actor,
 }
 
 #[derive(FromRow)]
@@ -104,9 +90,9 @@ pub async fn check_in(
             .map(|code| (code.hash(), TokenPurpose::ShortCode))
             .ok_or(CheckinError::UnknownTicket)?,
     };
-    let (staff, key) = match req.scanner {
-        Scanner::Staff(id) => (Some(id), None),
-        Scanner::ApiKey(id) => (None, Some(id)),
+    let (staff, key) = match req.actor {
+        Actor::Staff(id) => (Some(id), None),
+        Actor::ApiKey(id) => (None, Some(id)),
     };
     let r: CheckinRow = sqlx::query_as(
         "WITH found AS (
@@ -151,7 +137,7 @@ pub async fn check_in(
     .bind(staff)
     .bind(key)
     .bind(actor)
-    .bind(req.scanner.principal())
+    .bind(req.actor.label())
     .bind(req.nonce)
     .bind(AuditAction::Checkin.as_str())
     .fetch_optional(&mut *conn)
@@ -173,7 +159,7 @@ pub async fn check_in(
     // statement above, which waited for any concurrent attempt to commit.
     if let Some(nonce) = req.nonce
         && r.checked_in_at.is_some()
-        && let Some(saved) = find_nonce(conn, req.scanner, nonce, r.reservation_id).await?
+        && let Some(saved) = find_nonce(conn, req.actor, nonce, r.reservation_id).await?
     {
         return Ok(saved);
     }
@@ -194,14 +180,14 @@ pub async fn check_in(
 
 async fn find_nonce(
     conn: &mut PgConnection,
-    scanner: Scanner,
+    actor: Actor,
     nonce: &str,
     reservation_id: Uuid,
 ) -> Result<Option<CheckedIn>, sqlx::Error> {
     let saved: Option<Value> = sqlx::query_scalar(
         "SELECT response FROM checkin_nonces WHERE principal = $1 AND nonce = $2 AND reservation_id = $3",
     )
-    .bind(scanner.principal())
+    .bind(actor.label())
     .bind(nonce)
     .bind(reservation_id)
     .fetch_optional(conn)

@@ -1,6 +1,7 @@
 //! Shared by `azione-web` and `azione-worker`: configuration, the database, domain types,
 //! tokens, job payloads and every SQL query, one module per capability.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod booking;

@@ -19,16 +19,19 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{
-    auth::{self, Permission, Role},
-    checkin::Scanner,
+    auth::{self, Actor, Permission, Role},
     token::TokenHash,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
-use uuid::Uuid;
 
-use crate::{error::ApiError, extract::MAX_BODY_BYTES, pages, state::AppState};
+use crate::{
+    error::ApiError,
+    extract::MAX_BODY_BYTES,
+    pages::{self, PageError},
+    state::AppState,
+};
 
 /// True when `password` matches `stored`; with no stored hash (an unknown account) it checks
 /// against a dummy hash, so that unknown accounts take as long as wrong passwords.
@@ -66,30 +69,6 @@ async fn on_hashing_pool<T: Send + 'static>(
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     auth::hash_password("no such account").expect("hash a constant password")
 });
-
-/// Who acts, for audit entries and check-in records.
-#[derive(Debug, Clone, Copy)]
-pub enum Actor {
-    ApiKey(Uuid),
-    Staff(Uuid),
-}
-
-impl Actor {
-    /// `key:<id>` or `staff:<id>`, as written to the audit log.
-    pub fn label(self) -> String {
-        match self {
-            Actor::ApiKey(id) => format!("key:{id}"),
-            Actor::Staff(id) => format!("staff:{id}"),
-        }
-    }
-
-    pub fn scanner(self) -> Scanner {
-        match self {
-            Actor::ApiKey(id) => Scanner::ApiKey(id),
-            Actor::Staff(id) => Scanner::Staff(id),
-        }
-    }
-}
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -276,13 +255,13 @@ impl<P: Requirement> FromRequestParts<AppState> for StaffPage<P> {
         // Bearer keys may read pages too (a key is not sent by browsers on their own).
         let principal = authenticate(parts, state)
             .await
-            .map_err(pages::error_page)?;
+            .map_err(|e| PageError(e).into_response())?;
         let Some(principal) = principal else {
             let next = parts.uri.path();
             return Err(Redirect::to(&format!("/admin/login?next={next}")).into_response());
         };
         if !principal.role.can(P::PERMISSION) {
-            return Err(pages::error_page(ApiError::Forbidden));
+            return Err(PageError(ApiError::Forbidden).into_response());
         }
         let csrf_token = csrf_token(state, principal.session.as_deref().unwrap_or_default());
         let saved = parts

@@ -2,12 +2,7 @@
 //! Parse strictly, then one transaction writes the pending reservation and queues its
 //! confirmation e-mail, then answer at once: SMTP is the worker's business.
 
-use axum::{
-    Form, Json,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-};
+use axum::{Form, Json, extract::State, http::StatusCode};
 use common::booking::{self, BookingError, EmailLimits, NewReservation, ReservationInput};
 use common::catalogue::Performance;
 use common::locale::Language;
@@ -17,11 +12,11 @@ use uuid::Uuid;
 
 use crate::{
     catalogue::{self, BookingForm, PerformancePage, PerformanceView},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, codes},
     extract::PathId,
     extract::{Fields, JsonObject, RequestId},
     locale,
-    pages::{self, MessagePage},
+    pages::{self, MessagePage, PageResult},
     rate_limit::{Booking, Throttle},
     state::AppState,
 };
@@ -32,11 +27,10 @@ pub(crate) async fn create_reservation(
     _: Throttle<Booking>,
     request_id: RequestId,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(performance_id): PathId,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let new = parse_body(body)?;
-    let performance_id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
     book(&state, performance_id, &new, locale::lang(), request_id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "pending" }))))
 }
@@ -51,17 +45,7 @@ pub fn parse_body(body: JsonObject) -> ApiResult<NewReservation> {
         notes: fields.string("notes"),
         party_size: fields.integer("party_size"),
     };
-    let mut errors = fields.into_errors();
-    match NewReservation::parse(input) {
-        Ok(new) if errors.is_empty() => Ok(new),
-        Ok(_) => Err(ApiError::Validation { fields: errors }),
-        Err(domain) => {
-            for (k, v) in domain {
-                errors.entry(k).or_insert(v);
-            }
-            Err(ApiError::Validation { fields: errors })
-        }
-    }
+    fields.finish_with(NewReservation::parse(input))
 }
 
 /// The per-address caps in force (none when rate limits are off).
@@ -126,10 +110,10 @@ async fn book(
             tracing::info!(performance.id = %performance_id, "booking over a per-address cap discarded");
             "address_cap"
         }
-        Err(BookingError::NotFound) => "not_found",
-        Err(BookingError::BookingClosed) => "booking_closed",
-        Err(BookingError::PartyTooLarge { .. }) => "validation_failed",
-        Err(BookingError::InsufficientCapacity) => "insufficient_capacity",
+        Err(BookingError::NotFound) => codes::NOT_FOUND,
+        Err(BookingError::BookingClosed) => codes::BOOKING_CLOSED,
+        Err(BookingError::PartyTooLarge { .. }) => codes::VALIDATION_FAILED,
+        Err(BookingError::InsufficientCapacity) => codes::INSUFFICIENT_CAPACITY,
         Err(BookingError::Db(_)) => "error",
     };
     state.metrics.inc(
@@ -146,7 +130,7 @@ pub(crate) async fn submit_booking_form(
     State(state): State<AppState>,
     PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
+) -> PageResult {
     let submit = async |state: &AppState, performance_id, new: &NewReservation| {
         book(state, performance_id, new, locale::lang(), request_id)
             .await
@@ -179,15 +163,10 @@ pub(crate) async fn handle_form(
     pairs: Vec<(String, String)>,
     submit: impl AsyncFnOnce(&AppState, Uuid, &NewReservation) -> ApiResult<()>,
     done: impl FnOnce(&Performance, i32) -> MessagePage,
-) -> Response {
+) -> PageResult {
     let mut form = BookingForm::from_pairs(pairs);
-    if let Err(e) = throttle {
-        return pages::error_page(e);
-    }
-    let performance = match catalogue::load(state, id).await {
-        Ok(p) => p,
-        Err(e) => return pages::error_page(e),
-    };
+    throttle?;
+    let performance = catalogue::load(state, id).await?;
     let parsed = form.input().and_then(NewReservation::parse);
     let mut seats = 0;
     let outcome = match parsed {
@@ -201,7 +180,10 @@ pub(crate) async fn handle_form(
         Err(fields) => Err(ApiError::Validation { fields }),
     };
     match outcome {
-        Ok(()) => pages::render(StatusCode::ACCEPTED, &done(&performance, seats)),
+        Ok(()) => Ok(pages::render(
+            StatusCode::ACCEPTED,
+            &done(&performance, seats),
+        )),
         Err(ApiError::Validation { fields }) => {
             form.errors = fields
                 .into_iter()
@@ -210,15 +192,15 @@ pub(crate) async fn handle_form(
                     (field, words)
                 })
                 .collect();
-            pages::render(
+            Ok(pages::render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &PerformancePage {
                     performance: PerformanceView::of(&performance),
                     form,
                 },
-            )
+            ))
         }
-        Err(e) => pages::error_page(e),
+        Err(e) => Err(e.into()),
     }
 }
 

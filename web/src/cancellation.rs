@@ -6,7 +6,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::JsonObject,
     locale,
-    pages::{self, MessagePage},
+    pages::{self, MessagePage, PageResult},
     rate_limit::{Cancel, Throttle},
     state::AppState,
 };
@@ -71,16 +71,11 @@ pub(crate) async fn submit_cancel_form(
     throttle: Result<Throttle<Cancel>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
-) -> Response {
-    let outcome = match throttle {
-        Ok(_) => cancel(&state, &form.token).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(()) => pages::render(
-            StatusCode::OK,
-            &MessagePage::ok(&locale::t("cancelled-title"), &locale::t("cancelled-text")),
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    throttle?;
+    cancel(&state, &form.token).await?;
+    Ok(pages::render(
+        StatusCode::OK,
+        &MessagePage::ok(&locale::t("cancelled-title"), &locale::t("cancelled-text")),
+    ))
 }

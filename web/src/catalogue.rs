@@ -2,7 +2,7 @@
 //! JSON and as pages. Nothing here reveals anything about reservations but seat counts.
 
 use askama::Template;
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::{Json, extract::State, http::StatusCode};
 use chrono::Utc;
 use std::collections::BTreeMap;
 
@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, ApiResult},
     extract::PathId,
-    locale, pages,
+    locale,
+    pages::{self, PageResult},
     state::AppState,
 };
 
@@ -156,21 +157,13 @@ struct IndexPage {
     performances: Vec<PerformanceView>,
 }
 
-pub(crate) async fn index_page(State(state): State<AppState>) -> Response {
-    let result: ApiResult<Vec<Performance>> = async {
-        let mut conn = state.db.acquire().await?;
-        Ok(catalogue::list_upcoming_performances(&mut conn).await?)
-    }
-    .await;
-    match result {
-        Ok(list) => pages::render(
-            StatusCode::OK,
-            &IndexPage {
-                performances: list.iter().map(PerformanceView::of).collect(),
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+pub(crate) async fn index_page(State(state): State<AppState>) -> PageResult {
+    let mut conn = state.db.acquire().await?;
+    let list = catalogue::list_upcoming_performances(&mut conn).await?;
+    let page = IndexPage {
+        performances: list.iter().map(PerformanceView::of).collect(),
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }
 
 /// The performance page with its booking form.
@@ -184,17 +177,13 @@ pub struct PerformancePage {
 pub(crate) async fn performance_page(
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Response {
-    match load(&state, id).await {
-        Ok(p) => pages::render(
-            StatusCode::OK,
-            &PerformancePage {
-                performance: PerformanceView::of(&p),
-                form: BookingForm::default(),
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    let p = load(&state, id).await?;
+    let page = PerformancePage {
+        performance: PerformanceView::of(&p),
+        form: BookingForm::default(),
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }
 
 /// The booking form's values and problems, kept so a visitor never retypes what was right.

@@ -3,13 +3,14 @@
 
 use askama::Template;
 
-use axum::{Json, extract::State, http::StatusCode, response::Response};
+use axum::{Json, extract::State, http::StatusCode};
 
 use chrono::Utc;
 
 use common::{
+    auth::Actor,
     catalogue::{self, Performance},
-    checkin::{self, CheckedIn, CheckinRequest, DoorCounts},
+    checkin::{self, CheckedIn, CheckinError, CheckinRequest, DoorCounts},
     short_code::ShortCode,
     token::TokenHash,
 };
@@ -19,11 +20,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    auth::{self, Actor, CheckinStaff, StaffPage},
-    error::{ApiError, ApiResult},
+    auth::{self, CheckinStaff, StaffPage},
+    error::{ApiResult, checkin_code},
     extract::PathId,
     extract::{Fields, JsonObject},
-    pages::{self, format_time},
+    pages::{self, PageResult, format_time},
     state::AppState,
 };
 
@@ -68,19 +69,20 @@ pub(crate) async fn check_in(
         performance_id,
         nonce.as_deref(),
     )
-    .await?;
+    .await??;
     Ok(Json(outcome))
 }
 
 /// The check-in (one statement, see `common::checkin`), shared by the API and the ticket page's
-/// button.
+/// button. The outer error refuses the request (too many wrong short codes); the inner one is
+/// the ticket's outcome, typed, so that callers can tell it apart before it becomes an answer.
 pub async fn record_check_in(
     state: &AppState,
     actor: Actor,
     token: &str,
     performance_id: Option<Uuid>,
     nonce: Option<&str>,
-) -> ApiResult<CheckedIn> {
+) -> ApiResult<Result<CheckedIn, CheckinError>> {
     // A typed short code has only 50 bits: each credential gets few wrong guesses.
     let short_code = TokenHash::parse(token).is_none() && ShortCode::parse(token).is_some();
     let credential = actor.label();
@@ -98,21 +100,23 @@ pub async fn record_check_in(
             token: &token,
             performance_id,
             nonce: nonce.as_deref(),
-            scanner: actor.scanner(),
+            actor,
         };
         let outcome = checkin::check_in(&mut conn, request, &label).await?;
         tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
-        ApiResult::Ok(outcome)
+        Ok(outcome)
     });
-    let result: ApiResult<CheckedIn> = work
-        .await
-        .unwrap_or_else(|e| Err(anyhow::anyhow!("check-in task failed: {e}").into()));
-    if short_code && matches!(result, Err(ApiError::NotFound { .. })) {
+    let result: Result<CheckedIn, CheckinError> = work.await.unwrap_or_else(|e| {
+        Err(CheckinError::Db(sqlx::Error::Protocol(format!(
+            "check-in task failed: {e}"
+        ))))
+    });
+    if short_code && matches!(result, Err(CheckinError::UnknownTicket)) {
         state.rate_limits.short_code_failed(&credential);
     }
     let outcome = match &result {
         Ok(_) => "checked_in",
-        Err(e) => e.code(),
+        Err(e) => checkin_code(e),
     };
     if result.is_err() {
         tracing::info!(outcome, "check-in refused");
@@ -122,7 +126,7 @@ pub async fn record_check_in(
         "Check-in attempts by outcome.",
         &[("outcome", outcome)],
     );
-    result
+    Ok(result)
 }
 
 /// A performance as the door sees it.
@@ -205,28 +209,24 @@ struct DoorPage {
 pub(crate) async fn door_page(
     staff: StaffPage<auth::CheckIn>,
     State(state): State<AppState>,
-) -> Response {
-    match todays_performances(&state).await {
-        Ok(list) => pages::render(
-            StatusCode::OK,
-            &DoorPage {
-                csrf_token: staff.csrf_token,
-                performances: list
-                    .iter()
-                    .map(|p| DoorOption {
-                        id: p.id,
-                        label: format!(
-                            "{} · {} · {}",
-                            format_time(p.starts_at),
-                            p.title,
-                            p.room_name
-                        ),
-                    })
-                    .collect(),
-                base_url: state.config.public_base_url.clone(),
-                time_zone: state.config.locale.timezone.name(),
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    let list = todays_performances(&state).await?;
+    let page = DoorPage {
+        csrf_token: staff.csrf_token,
+        performances: list
+            .iter()
+            .map(|p| DoorOption {
+                id: p.id,
+                label: format!(
+                    "{} · {} · {}",
+                    format_time(p.starts_at),
+                    p.title,
+                    p.room_name
+                ),
+            })
+            .collect(),
+        base_url: state.config.public_base_url.clone(),
+        time_zone: state.config.locale.timezone.name(),
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }

@@ -21,7 +21,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{Fields, JsonObject, RequestId},
     locale,
-    pages::{self, MessagePage},
+    pages::{self, MessagePage, PageResult},
     rate_limit::{Confirm, Throttle},
     state::AppState,
 };
@@ -124,15 +124,19 @@ pub struct TokenActionPage {
     pub token: String,
 }
 
+async fn find_subject(
+    state: &AppState,
+    token: &str,
+    purpose: TokenPurpose,
+) -> Result<Option<subject::LinkSubject>, sqlx::Error> {
+    let mut conn = state.db.acquire().await?;
+    subject::find_link_subject(&mut conn, token, purpose).await
+}
+
 /// What a confirm or cancel link acts on, in words: `2 seats for "…" on …`. Nothing for a
 /// token that is not ours; a failed look-up only leaves the description out.
 pub async fn describe_link(state: &AppState, token: &str, purpose: TokenPurpose) -> Option<String> {
-    let found = async {
-        let mut conn = state.db.acquire().await?;
-        subject::find_link_subject(&mut conn, token, purpose).await
-    }
-    .await;
-    let s = match found {
+    let s = match find_subject(state, token, purpose).await {
         Ok(s) => s?,
         Err(e) => {
             tracing::warn!(error = %e, "look up what a link acts on");
@@ -176,16 +180,11 @@ pub(crate) async fn submit_confirm_form(
     request_id: RequestId,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
-) -> Response {
-    let outcome = match throttle {
-        Ok(_) => confirm(&state, &form.token, request_id).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(_) => pages::render(
-            StatusCode::OK,
-            &MessagePage::ok(&locale::t("confirmed-title"), &locale::t("confirmed-text")),
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    throttle?;
+    confirm(&state, &form.token, request_id).await?;
+    Ok(pages::render(
+        StatusCode::OK,
+        &MessagePage::ok(&locale::t("confirmed-title"), &locale::t("confirmed-text")),
+    ))
 }

@@ -6,6 +6,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use common::admin::{performances::PerformanceError, rooms::RoomError, staff::StaffError};
 use common::validation::FieldErrors;
 use common::waitlist::WaitlistError;
 use common::{
@@ -13,6 +14,33 @@ use common::{
     confirmation::ConfirmationError, tickets::ResendError,
 };
 use serde_json::{Map, Value, json};
+
+/// The contract's error codes, the `error` member of every error body, each spelled here once.
+/// The pages find their words by them, and metrics count outcomes by them.
+pub mod codes {
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const VALIDATION_FAILED: &str = "validation_failed";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+    pub const INTERNAL_ERROR: &str = "internal_error";
+    pub const BOOKING_CLOSED: &str = "booking_closed";
+    pub const INSUFFICIENT_CAPACITY: &str = "insufficient_capacity";
+    pub const INVALID_TOKEN: &str = "invalid_token";
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    pub const NOT_VALID: &str = "not_valid";
+    pub const UNKNOWN_TICKET: &str = "unknown_ticket";
+    pub const WRONG_PERFORMANCE: &str = "wrong_performance";
+    pub const OUTSIDE_CHECKIN_WINDOW: &str = "outside_checkin_window";
+    pub const ALREADY_CHECKED_IN: &str = "already_checked_in";
+    pub const ALREADY_EXISTS: &str = "already_exists";
+    pub const SEATS_AVAILABLE: &str = "seats_available";
+    pub const OFFER_EXPIRED: &str = "offer_expired";
+}
 
 /// Result type of every JSON handler.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -89,7 +117,7 @@ impl ApiError {
     /// The contract's plain 404.
     pub fn not_found() -> ApiError {
         ApiError::NotFound {
-            code: "not_found",
+            code: codes::NOT_FOUND,
             message: "no such resource",
         }
     }
@@ -115,18 +143,18 @@ impl ApiError {
     /// The stable machine-readable code under `error`.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::Forbidden => "forbidden",
+            ApiError::Unauthenticated => codes::UNAUTHENTICATED,
+            ApiError::Forbidden => codes::FORBIDDEN,
             ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Gone { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
-            ApiError::Validation { .. } => "validation_failed",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::ServiceUnavailable => "service_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::Validation { .. } => codes::VALIDATION_FAILED,
+            ApiError::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => codes::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => codes::RATE_LIMITED,
+            ApiError::ServiceUnavailable => codes::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => codes::INTERNAL_ERROR,
         }
     }
 
@@ -191,16 +219,18 @@ impl From<BookingError> for ApiError {
     fn from(e: BookingError) -> ApiError {
         match e {
             BookingError::NotFound => ApiError::not_found(),
-            BookingError::BookingClosed => {
-                ApiError::conflict("booking_closed", "this performance is not open for booking")
-            }
+            BookingError::BookingClosed => ApiError::conflict(
+                codes::BOOKING_CLOSED,
+                "this performance is not open for booking",
+            ),
             BookingError::PartyTooLarge { max } => ApiError::field(
                 "party_size",
                 &format!("must be between 1 and {max} for this performance"),
             ),
-            BookingError::InsufficientCapacity => {
-                ApiError::conflict("insufficient_capacity", "not enough seats are available")
-            }
+            BookingError::InsufficientCapacity => ApiError::conflict(
+                codes::INSUFFICIENT_CAPACITY,
+                "not enough seats are available",
+            ),
             BookingError::Db(e) => e.into(),
         }
     }
@@ -210,19 +240,19 @@ impl From<ConfirmationError> for ApiError {
     fn from(e: ConfirmationError) -> ApiError {
         match e {
             ConfirmationError::InvalidToken => ApiError::NotFound {
-                code: "invalid_token",
+                code: codes::INVALID_TOKEN,
                 message: "this link is not valid",
             },
             ConfirmationError::TokenExpired => ApiError::Gone {
-                code: "token_expired",
+                code: codes::TOKEN_EXPIRED,
                 message: "this confirmation link has expired; please book again",
             },
             ConfirmationError::InsufficientCapacity => ApiError::conflict(
-                "insufficient_capacity",
+                codes::INSUFFICIENT_CAPACITY,
                 "not enough seats are left to confirm this reservation",
             ),
             ConfirmationError::BookingClosed => ApiError::conflict(
-                "booking_closed",
+                codes::BOOKING_CLOSED,
                 "this performance is cancelled or has already started",
             ),
             ConfirmationError::Db(e) => e.into(),
@@ -234,11 +264,11 @@ impl From<CancelError> for ApiError {
     fn from(e: CancelError) -> ApiError {
         match e {
             CancelError::InvalidToken => ApiError::NotFound {
-                code: "invalid_token",
+                code: codes::INVALID_TOKEN,
                 message: "this link is not valid",
             },
             CancelError::NotValid => ApiError::Conflict {
-                code: "not_valid",
+                code: codes::NOT_VALID,
                 message: "a reservation that was checked in cannot be cancelled",
                 extra: Map::new(),
             },
@@ -247,32 +277,77 @@ impl From<CancelError> for ApiError {
     }
 }
 
+/// The code a refused check-in answers with (also its outcome in the check-in metric).
+pub fn checkin_code(e: &CheckinError) -> &'static str {
+    match e {
+        CheckinError::UnknownTicket => codes::UNKNOWN_TICKET,
+        CheckinError::WrongPerformance => codes::WRONG_PERFORMANCE,
+        CheckinError::OutsideCheckinWindow => codes::OUTSIDE_CHECKIN_WINDOW,
+        CheckinError::NotValid => codes::NOT_VALID,
+        CheckinError::AlreadyCheckedIn { .. } => codes::ALREADY_CHECKED_IN,
+        CheckinError::Db(e) if common::db::is_unavailable(e) => codes::SERVICE_UNAVAILABLE,
+        CheckinError::Db(_) => codes::INTERNAL_ERROR,
+    }
+}
+
 impl From<CheckinError> for ApiError {
     fn from(e: CheckinError) -> ApiError {
+        let code = checkin_code(&e);
         match e {
             CheckinError::UnknownTicket => ApiError::NotFound {
-                code: "unknown_ticket",
+                code,
                 message: "no ticket with this code",
             },
             CheckinError::WrongPerformance => ApiError::Unprocessable {
-                code: "wrong_performance",
+                code,
                 message: "this ticket is for another performance",
             },
             CheckinError::OutsideCheckinWindow => ApiError::Unprocessable {
-                code: "outside_checkin_window",
+                code,
                 message: "check-in is not open for this performance now",
             },
-            CheckinError::NotValid => ApiError::Conflict {
-                code: "not_valid",
-                message: "the reservation is cancelled or not confirmed",
-                extra: Map::new(),
-            },
+            CheckinError::NotValid => {
+                ApiError::conflict(code, "the reservation is cancelled or not confirmed")
+            }
             CheckinError::AlreadyCheckedIn { checked_in_at } => ApiError::Conflict {
-                code: "already_checked_in",
+                code,
                 message: "this ticket was already checked in",
                 extra: Map::from_iter([("checked_in_at".to_owned(), json!(checked_in_at))]),
             },
             CheckinError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<RoomError> for ApiError {
+    fn from(e: RoomError) -> ApiError {
+        match e {
+            RoomError::NotFound => ApiError::not_found(),
+            RoomError::NameTaken => ApiError::field("name", "a room with this name exists"),
+            RoomError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<PerformanceError> for ApiError {
+    fn from(e: PerformanceError) -> ApiError {
+        match e {
+            PerformanceError::NotFound => ApiError::not_found(),
+            PerformanceError::NoSuchRoom => ApiError::field("room_id", "no such room"),
+            PerformanceError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<StaffError> for ApiError {
+    fn from(e: StaffError) -> ApiError {
+        match e {
+            StaffError::NotFound => ApiError::not_found(),
+            StaffError::AlreadyExists => ApiError::conflict(
+                codes::ALREADY_EXISTS,
+                "a staff user with this e-mail address exists",
+            ),
+            StaffError::Db(e) => e.into(),
         }
     }
 }
@@ -282,7 +357,7 @@ impl From<ResendError> for ApiError {
         match e {
             ResendError::NotFound => ApiError::not_found(),
             ResendError::NotConfirmed => ApiError::Conflict {
-                code: "not_valid",
+                code: codes::NOT_VALID,
                 message: "only confirmed reservations have tickets",
                 extra: Map::new(),
             },
@@ -300,34 +375,35 @@ impl From<WaitlistError> for ApiError {
         };
         match e {
             WaitlistError::NotFound => ApiError::not_found(),
-            WaitlistError::BookingClosed => {
-                conflict("booking_closed", "this performance is not open for booking")
-            }
+            WaitlistError::BookingClosed => conflict(
+                codes::BOOKING_CLOSED,
+                "this performance is not open for booking",
+            ),
             WaitlistError::PartyTooLarge { max } => {
                 ApiError::field("party_size", &format!("must be between 1 and {max} here"))
             }
             WaitlistError::SeatsAvailable => conflict(
-                "seats_available",
+                codes::SEATS_AVAILABLE,
                 "enough seats are available now: please book instead",
             ),
             WaitlistError::InvalidToken => ApiError::NotFound {
-                code: "invalid_token",
+                code: codes::INVALID_TOKEN,
                 message: "this link is not valid",
             },
             WaitlistError::TokenExpired => ApiError::Gone {
-                code: "token_expired",
+                code: codes::TOKEN_EXPIRED,
                 message: "this confirmation link has expired; please join again",
             },
             WaitlistError::OfferExpired => ApiError::Gone {
-                code: "offer_expired",
+                code: codes::OFFER_EXPIRED,
                 message: "this offer has expired; the seats went to the next in line",
             },
             WaitlistError::NotValid => conflict(
-                "not_valid",
+                codes::NOT_VALID,
                 "this place became a reservation; use the ticket e-mail's link to cancel it",
             ),
             WaitlistError::InsufficientCapacity => conflict(
-                "insufficient_capacity",
+                codes::INSUFFICIENT_CAPACITY,
                 "not enough seats are left to confirm this offer",
             ),
             WaitlistError::Db(e) => e.into(),

@@ -12,11 +12,12 @@ use axum::{
     http::{header, request::Parts},
     response::{IntoResponse, Response},
 };
+use chrono::{DateTime, Utc};
 use common::validation::FieldErrors;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{error::ApiError, pages, rate_limit, state::AppState};
+use crate::{error::ApiError, pages::PageError, rate_limit, state::AppState};
 
 /// Largest request body the JSON API accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -140,9 +141,10 @@ impl Fields {
         value
     }
 
-    /// The problems found so far (to merge with domain validation).
-    pub fn into_errors(self) -> FieldErrors {
-        self.errors
+    /// Ends reading with the outcome of a domain `parse` of what was read: a 422 with every
+    /// problem, those found reading a member first.
+    pub fn finish_with<T>(self, parsed: Result<T, FieldErrors>) -> Result<T, ApiError> {
+        with_parsed(self.errors, parsed)
     }
 
     /// Ends reading: a 422 if anything was wrong.
@@ -153,6 +155,53 @@ impl Fields {
             Err(ApiError::Validation {
                 fields: self.errors,
             })
+        }
+    }
+}
+
+/// `parsed`, unless reading the members found problems; a 422 carries those and the domain's,
+/// a member's first problem winning.
+pub fn with_parsed<T>(
+    mut errors: FieldErrors,
+    parsed: Result<T, FieldErrors>,
+) -> Result<T, ApiError> {
+    match parsed {
+        Ok(value) if errors.is_empty() => Ok(value),
+        Ok(_) => Err(ApiError::Validation { fields: errors }),
+        Err(domain) => {
+            for (name, problem) in domain {
+                errors.entry(name).or_insert(problem);
+            }
+            Err(ApiError::Validation { fields: errors })
+        }
+    }
+}
+
+/// Where typed members come from: a JSON body ([`Fields`]) or a posted form
+/// (`admin::FormReader`), so one function reads a resource's input from either.
+pub trait FieldSource {
+    /// A text member; absent (or, on a form, empty) gives `None`.
+    fn string(&mut self, name: &str) -> Option<String>;
+    /// A whole number.
+    fn integer(&mut self, name: &str) -> Option<i64>;
+    /// A point in time: RFC 3339 in JSON, local wall-clock time on a form.
+    fn time(&mut self, name: &str) -> Option<DateTime<Utc>>;
+}
+
+impl FieldSource for Fields {
+    fn string(&mut self, name: &str) -> Option<String> {
+        Fields::string(self, name)
+    }
+
+    fn integer(&mut self, name: &str) -> Option<i64> {
+        Fields::integer(self, name)
+    }
+
+    fn time(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        let text = Fields::string(self, name)?;
+        match DateTime::parse_from_rfc3339(&text) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => self.fail(name, "must be an RFC 3339 time"),
         }
     }
 }
@@ -245,7 +294,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
             None if parts.uri.path().starts_with("/api/") => {
                 Err(ApiError::not_found().into_response())
             }
-            None => Err(pages::error_page(ApiError::not_found())),
+            None => Err(PageError(ApiError::not_found()).into_response()),
         }
     }
 }

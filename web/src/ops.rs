@@ -15,6 +15,7 @@ use axum::{
 use common::{
     audit,
     audit::AuditAction,
+    auth::Actor,
     metrics::{labels, write_gauge},
     ops::{self, FailedJob, QueueStats, WorkerInfo},
 };
@@ -23,9 +24,8 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::{Operator, StaffPage, WatchOperations},
-    error::{ApiError, ApiResult},
-    pages,
-    pages::Nav,
+    error::{ApiError, ApiResult, codes},
+    pages::{self, Nav, PageResult},
     state::AppState,
 };
 
@@ -136,7 +136,7 @@ enum JobAction {
     Kill,
 }
 
-async fn act_on_job(state: &AppState, actor: &str, id: &str, action: JobAction) -> ApiResult<()> {
+async fn act_on_job(state: &AppState, actor: Actor, id: &str, action: JobAction) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
     let (done, name) = match action {
         JobAction::Retry => (ops::retry_job(&mut tx, id).await?, AuditAction::JobRetry),
@@ -144,22 +144,22 @@ async fn act_on_job(state: &AppState, actor: &str, id: &str, action: JobAction) 
     };
     if !done {
         return Err(ApiError::NotFound {
-            code: "not_found",
+            code: codes::NOT_FOUND,
             message: "no such job in a state that allows this",
         });
     }
-    audit::record(&mut tx, actor, name, None, json!({ "job_id": id })).await?;
+    audit::record(&mut tx, &actor.label(), name, None, json!({ "job_id": id })).await?;
     tx.commit().await?;
     tracing::info!(job.id = id, action = name.as_str(), "operator action");
     Ok(())
 }
 
-async fn retry_all(state: &AppState, actor: &str) -> ApiResult<u64> {
+async fn retry_all(state: &AppState, actor: Actor) -> ApiResult<u64> {
     let mut tx = state.db.begin().await?;
     let count = ops::retry_all_failed(&mut tx).await?;
     audit::record(
         &mut tx,
-        actor,
+        &actor.label(),
         AuditAction::JobRetryAllFailed,
         None,
         json!({ "count": count }),
@@ -174,7 +174,7 @@ pub(crate) async fn retry_job_json(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    act_on_job(&state, &op.principal.actor.label(), &id, JobAction::Retry).await?;
+    act_on_job(&state, op.principal.actor, &id, JobAction::Retry).await?;
     Ok(Json(json!({ "id": id, "status": "Pending" })))
 }
 
@@ -183,7 +183,7 @@ pub(crate) async fn kill_job_json(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    act_on_job(&state, &op.principal.actor.label(), &id, JobAction::Kill).await?;
+    act_on_job(&state, op.principal.actor, &id, JobAction::Kill).await?;
     Ok(Json(json!({ "id": id, "status": "Killed" })))
 }
 
@@ -191,7 +191,7 @@ pub(crate) async fn retry_failed_json(
     op: Operator,
     State(state): State<AppState>,
 ) -> ApiResult<Json<Value>> {
-    let count = retry_all(&state, &op.principal.actor.label()).await?;
+    let count = retry_all(&state, op.principal.actor).await?;
     Ok(Json(json!({ "retried": count })))
 }
 
@@ -205,17 +205,12 @@ struct QueuesPage {
 pub(crate) async fn queues_page(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
-) -> Response {
-    match report(&state).await {
-        Ok(report) => pages::render(
-            StatusCode::OK,
-            &QueuesPage {
-                nav: Nav::from(&staff),
-                report,
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    let page = QueuesPage {
+        nav: Nav::from(&staff),
+        report: report(&state).await?,
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }
 
 async fn job_form(
@@ -223,18 +218,16 @@ async fn job_form(
     state: AppState,
     id: &str,
     action: JobAction,
-) -> Response {
-    match act_on_job(&state, &staff.principal.actor.label(), id, action).await {
-        Ok(()) => Redirect::to("/ops/queues").into_response(),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    act_on_job(&state, staff.principal.actor, id, action).await?;
+    Ok(Redirect::to("/ops/queues").into_response())
 }
 
 pub(crate) async fn retry_job_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Response {
+) -> PageResult {
     job_form(staff, state, &id, JobAction::Retry).await
 }
 
@@ -242,18 +235,16 @@ pub(crate) async fn kill_job_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Response {
+) -> PageResult {
     job_form(staff, state, &id, JobAction::Kill).await
 }
 
 pub(crate) async fn retry_failed_form(
     staff: StaffPage<WatchOperations>,
     State(state): State<AppState>,
-) -> Response {
-    match retry_all(&state, &staff.principal.actor.label()).await {
-        Ok(_) => Redirect::to("/ops/queues").into_response(),
-        Err(e) => pages::error_page(e),
-    }
+) -> PageResult {
+    retry_all(&state, staff.principal.actor).await?;
+    Ok(Redirect::to("/ops/queues").into_response())
 }
 
 /// How far ahead `azione_unsent_confirmation_age_seconds` looks for performances.

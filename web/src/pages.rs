@@ -13,7 +13,10 @@ use common::auth::{Permission, Role};
 
 use common::validation::FieldErrors;
 
-use crate::{error::ApiError, locale};
+use crate::{
+    error::{ApiError, codes},
+    locale,
+};
 
 pub(crate) async fn checkin_script() -> impl IntoResponse {
     javascript(include_str!("../static/checkin.js"))
@@ -140,7 +143,7 @@ impl IntoResponse for PageError {
 /// Shows an API error to a browser: the same status, a page in plain words. The words for
 /// error code `CODE` are the catalogue's `error-CODE-title` and `error-CODE-text` (dashes for
 /// underscores); a code without its own words gets those of its status.
-pub fn error_page(error: ApiError) -> Response {
+fn error_page(error: ApiError) -> Response {
     let status = error.status();
     if let ApiError::Internal(cause) = &error {
         tracing::error!(error = format!("{cause:#}"), "page request failed");
@@ -158,21 +161,21 @@ pub fn error_page(error: ApiError) -> Response {
 fn status_page(status: StatusCode, code: &str) -> Response {
     let lang = locale::lang();
     let by_status = match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
-        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
-        StatusCode::FORBIDDEN => "forbidden",
-        StatusCode::UNAUTHORIZED => "unauthenticated",
-        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
-        _ => "internal_error",
+        StatusCode::NOT_FOUND => codes::NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED => codes::METHOD_NOT_ALLOWED,
+        StatusCode::TOO_MANY_REQUESTS => codes::RATE_LIMITED,
+        StatusCode::SERVICE_UNAVAILABLE => codes::SERVICE_UNAVAILABLE,
+        StatusCode::FORBIDDEN => codes::FORBIDDEN,
+        StatusCode::UNAUTHORIZED => codes::UNAUTHENTICATED,
+        StatusCode::UNPROCESSABLE_ENTITY => codes::VALIDATION_FAILED,
+        _ => codes::INTERNAL_ERROR,
     };
     let key = |code: &str| format!("error-{}", code.replace('_', "-"));
     let id = [code, by_status]
         .into_iter()
         .map(key)
         .find(|id| lang.has(&format!("{id}-title")))
-        .unwrap_or_else(|| key("internal_error"));
+        .unwrap_or_else(|| key(codes::INTERNAL_ERROR));
     render(
         status,
         &MessagePage::error(

@@ -5,13 +5,13 @@
 use axum::{
     extract::{Path, State},
     http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::IntoResponse,
 };
-use common::{booking::ReservationStatus, reminders, tickets};
+use common::{booking::ReservationStatus, checkin::CheckinError, reminders, tickets};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{error::ApiError, pages, state::AppState};
+use crate::{pages::PageResult, state::AppState};
 
 /// Schedules the reminder of a reservation confirmed in the caller's transaction.
 pub async fn schedule(
@@ -31,22 +31,12 @@ pub async fn schedule(
 pub(crate) async fn download_calendar(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Response {
-    let ticket = async {
-        let mut conn = state.db.acquire().await?;
-        Ok::<_, ApiError>(tickets::find_ticket(&mut conn, &token).await?)
-    }
-    .await;
-    let ticket = match ticket {
-        Ok(Some(t)) if !t.revoked && t.status == ReservationStatus::Confirmed => t,
-        Ok(_) => {
-            return pages::error_page(ApiError::NotFound {
-                code: "unknown_ticket",
-                message: "no ticket with this code",
-            });
-        }
-        Err(e) => return pages::error_page(e),
-    };
+) -> PageResult {
+    let mut conn = state.db.acquire().await?;
+    let ticket = tickets::find_ticket(&mut conn, &token)
+        .await?
+        .filter(|t| !t.revoked && t.status == ReservationStatus::Confirmed)
+        .ok_or(CheckinError::UnknownTicket)?;
     let base = &state.config.public_base_url;
     let ics = reminders::ics(
         &reminders::CalendarEvent {
@@ -59,7 +49,7 @@ pub(crate) async fn download_calendar(
         },
         base,
     );
-    (
+    Ok((
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
@@ -70,5 +60,5 @@ pub(crate) async fn download_calendar(
         ],
         ics,
     )
-        .into_response()
+        .into_response())
 }

@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use crate::{
     auth::COOKIE,
-    error::ApiError,
-    pages,
+    error::{ApiError, ApiResult},
+    pages::{self, PageResult},
     rate_limit::{LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, Login, Throttle},
     state::AppState,
 };
@@ -115,53 +115,15 @@ pub(crate) async fn log_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
-) -> Response {
-    if let Err(e) = throttle {
-        return pages::error_page(e);
-    }
+) -> PageResult {
+    throttle?;
     // Another site must not log the browser into an account of its choosing.
     if !same_origin(&state, &headers) {
-        return pages::error_page(ApiError::Forbidden);
+        return Err(ApiError::Forbidden.into());
     }
     let next = safe_next(&form.next);
-    let email = form.email.trim();
-    let outcome: Result<Option<(String, common::auth::Role)>, ApiError> = async {
-        let mut conn = state.db.acquire().await?;
-        // Counted before the password is checked: concurrent guesses cannot overtake the lock.
-        let locked = auth::reserve_login_attempt(
-            &mut conn,
-            email,
-            LOGIN_FAILURES_ALLOWED,
-            LOGIN_FAILURE_WINDOW,
-        )
-        .await?;
-        if let Some(wait) = locked {
-            return Err(ApiError::RateLimited {
-                retry_after_seconds: wait.as_secs() + 1,
-            });
-        }
-        let staff = auth::find_staff_for_login(&mut conn, email).await?;
-        drop(conn);
-        let stored = staff.as_ref().map(|s| s.password_hash.clone());
-        // An unknown account spends the same time as a wrong password.
-        let verified = crate::auth::verify_password(&state, &form.password, stored).await;
-        let Some(staff) = staff.filter(|_| verified) else {
-            return Ok(None);
-        };
-        let mut conn = state.db.acquire().await?;
-        auth::forget_login_attempts(&mut conn, email).await?;
-        // A new session id at every login: an id planted before login is worthless.
-        if let Some(old) = crate::auth::cookie_value(&headers) {
-            auth::delete_session(&mut conn, &old).await?;
-        }
-        let session =
-            auth::create_session(&mut conn, staff.id, state.config.http.session_lifetime).await?;
-        tracing::info!(staff.id = %staff.id, "staff logged in");
-        Ok(Some((session.expose().to_owned(), staff.role)))
-    }
-    .await;
-    match outcome {
-        Ok(Some((session, role))) => {
+    match check_login(&state, &headers, &form).await? {
+        Some((session, role)) => {
             let to = if next == "/admin" {
                 pages::landing_for(role)
             } else {
@@ -172,45 +134,76 @@ pub(crate) async fn log_in(
             response
                 .headers_mut()
                 .insert(header::SET_COOKIE, set_cookie(&state, &session, max_age));
-            response
+            Ok(response)
         }
-        Ok(None) => {
+        None => {
             tracing::info!("staff login refused");
-            pages::render(
+            Ok(pages::render(
                 StatusCode::UNAUTHORIZED,
                 &LoginPage {
                     email: form.email.clone(),
                     next,
                     error: Some("The e-mail address or password is not right."),
                 },
-            )
+            ))
         }
-        Err(e) => pages::error_page(e),
     }
 }
 
-pub(crate) async fn log_out(State(state): State<AppState>, parts: Parts) -> Response {
-    // Through `authenticate`, so a logout from another site fails the CSRF check.
-    let session = match crate::auth::authenticate(&parts, &state).await {
-        Ok(principal) => principal.and_then(|p| p.session),
-        Err(e) => return pages::error_page(e),
+/// Checks a login and opens a session: its raw id and the user's role, or `None` for a wrong
+/// address or password (the same answer for both).
+async fn check_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &LoginForm,
+) -> ApiResult<Option<(String, common::auth::Role)>> {
+    let email = form.email.trim();
+    let mut conn = state.db.acquire().await?;
+    // Counted before the password is checked: concurrent guesses cannot overtake the lock.
+    let locked = auth::reserve_login_attempt(
+        &mut conn,
+        email,
+        LOGIN_FAILURES_ALLOWED,
+        LOGIN_FAILURE_WINDOW,
+    )
+    .await?;
+    if let Some(wait) = locked {
+        return Err(ApiError::RateLimited {
+            retry_after_seconds: wait.as_secs() + 1,
+        });
+    }
+    let staff = auth::find_staff_for_login(&mut conn, email).await?;
+    drop(conn);
+    let stored = staff.as_ref().map(|s| s.password_hash.clone());
+    // An unknown account spends the same time as a wrong password.
+    let verified = crate::auth::verify_password(state, &form.password, stored).await;
+    let Some(staff) = staff.filter(|_| verified) else {
+        return Ok(None);
     };
-    if let Some(session) = session {
-        let deleted: Result<(), ApiError> = async {
-            let mut conn = state.db.acquire().await?;
-            auth::delete_session(&mut conn, &session).await?;
-            Ok(())
-        }
-        .await;
-        if let Err(e) = deleted {
-            return pages::error_page(e);
-        }
+    let mut conn = state.db.acquire().await?;
+    auth::forget_login_attempts(&mut conn, email).await?;
+    // A new session id at every login: an id planted before login is worthless.
+    if let Some(old) = crate::auth::cookie_value(headers) {
+        auth::delete_session(&mut conn, &old).await?;
+    }
+    let session =
+        auth::create_session(&mut conn, staff.id, state.config.http.session_lifetime).await?;
+    tracing::info!(staff.id = %staff.id, "staff logged in");
+    Ok(Some((session.expose().to_owned(), staff.role)))
+}
+
+pub(crate) async fn log_out(State(state): State<AppState>, parts: Parts) -> PageResult {
+    // Through `authenticate`, so a logout from another site fails the CSRF check.
+    let principal = crate::auth::authenticate(&parts, &state).await?;
+    if let Some(session) = principal.and_then(|p| p.session) {
+        let mut conn = state.db.acquire().await?;
+        auth::delete_session(&mut conn, &session).await?;
     }
     let mut response = Redirect::to("/admin/login").into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&state, "", 0));
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

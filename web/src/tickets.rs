@@ -6,7 +6,6 @@ use askama::Template;
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::Response,
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -15,7 +14,7 @@ use qrcode::{EcLevel, QrCode, render::svg};
 
 use common::{
     booking::ReservationStatus,
-    checkin::CheckedIn,
+    checkin::{CheckedIn, CheckinError},
     short_code::ShortCode,
     tickets::{self, TicketView},
 };
@@ -23,7 +22,8 @@ use common::{
 use crate::{
     auth::{self, StaffPage},
     error::{ApiError, ApiResult},
-    locale, pages,
+    locale,
+    pages::{self, PageResult},
     state::AppState,
 };
 
@@ -80,12 +80,8 @@ fn ticket_state(ticket: &TicketView) -> String {
 
 async fn load_ticket(state: &AppState, token: &str) -> ApiResult<TicketView> {
     let mut conn = state.db.acquire().await?;
-    tickets::find_ticket(&mut conn, token)
-        .await?
-        .ok_or(ApiError::NotFound {
-            code: "unknown_ticket",
-            message: "no ticket with this code",
-        })
+    let ticket = tickets::find_ticket(&mut conn, token).await?;
+    ticket.ok_or_else(|| CheckinError::UnknownTicket.into())
 }
 
 fn page_for(
@@ -117,36 +113,30 @@ pub(crate) async fn ticket_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
     parts: axum::http::request::Parts,
-) -> Response {
-    let ticket = match load_ticket(&state, &token).await {
-        Ok(t) => t,
-        Err(e) => return pages::error_page(e),
-    };
+) -> PageResult {
+    let ticket = load_ticket(&state, &token).await?;
     // Door staff see a check-in button; everyone else a neutral page.
     let staff = auth::authenticate(&parts, &state).await.ok().flatten();
     let checkin_csrf = staff
         .filter(|p| p.role.can(common::auth::Permission::CheckIn))
         .and_then(|p| p.session)
         .map(|s| crate::auth::csrf_token(&state, &s));
-    pages::render(
+    Ok(pages::render(
         StatusCode::OK,
         &page_for(&state, &ticket, &token, checkin_csrf),
-    )
+    ))
 }
 
 pub(crate) async fn check_in_from_ticket_page(
     staff: StaffPage<auth::CheckIn>,
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Response {
+) -> PageResult {
     let outcome =
         crate::checkin::record_check_in(&state, staff.principal.actor, &token, None, None).await;
-    let ticket = match load_ticket(&state, &token).await {
-        Ok(t) => t,
-        Err(e) => return pages::error_page(e),
-    };
+    let ticket = load_ticket(&state, &token).await?;
     let (status, result) = match outcome {
-        Ok(CheckedIn { party_size, .. }) => (
+        Ok(Ok(CheckedIn { party_size, .. })) => (
             StatusCode::OK,
             (
                 "ok",
@@ -157,38 +147,40 @@ pub(crate) async fn check_in_from_ticket_page(
                 ),
             ),
         ),
-        Err(e) => (e.status(), ("error", checkin_words(&e))),
+        Ok(Err(refused)) => {
+            let words = checkin_words(&refused);
+            let error = ApiError::from(refused);
+            let words = words.unwrap_or_else(|| error_words(error.code()));
+            (error.status(), ("error", words))
+        }
+        Err(error) => (error.status(), ("error", error_words(error.code()))),
     };
     let mut page = page_for(&state, &ticket, &token, Some(staff.csrf_token));
     page.outcome = Some(result);
-    pages::render(status, &page)
+    Ok(pages::render(status, &page))
 }
 
-/// A refused check-in in plain words, for the ticket page.
-fn checkin_words(e: &ApiError) -> String {
-    match e {
-        ApiError::Conflict { extra, .. } if extra.contains_key("checked_in_at") => {
-            let at = extra["checked_in_at"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| locale::clock(t.to_utc()))
-                .unwrap_or_default();
-            locale::t1("checkin-already", "time", at)
+/// A refused check-in in plain words, for the ticket page (`None`: the database failed).
+fn checkin_words(refused: &CheckinError) -> Option<String> {
+    Some(match refused {
+        CheckinError::AlreadyCheckedIn { checked_in_at } => {
+            locale::t1("checkin-already", "time", locale::clock(*checked_in_at))
         }
-        other => match other.code() {
-            "unknown_ticket" => locale::t("checkin-unknown"),
-            "not_valid" => locale::t("checkin-cancelled"),
-            "wrong_performance" => locale::t("checkin-wrong-performance"),
-            "outside_checkin_window" => locale::t("checkin-outside-window"),
-            code => {
-                let lang = locale::lang();
-                let id = format!("error-{}-title", code.replace('_', "-"));
-                if lang.has(&id) {
-                    lang.t(&id)
-                } else {
-                    lang.t("error-internal-error-title")
-                }
-            }
-        },
+        CheckinError::UnknownTicket => locale::t("checkin-unknown"),
+        CheckinError::NotValid => locale::t("checkin-cancelled"),
+        CheckinError::WrongPerformance => locale::t("checkin-wrong-performance"),
+        CheckinError::OutsideCheckinWindow => locale::t("checkin-outside-window"),
+        CheckinError::Db(_) => return None,
+    })
+}
+
+/// The title the error pages give `code`.
+fn error_words(code: &str) -> String {
+    let lang = locale::lang();
+    let id = format!("error-{}-title", code.replace('_', "-"));
+    if lang.has(&id) {
+        lang.t(&id)
+    } else {
+        lang.t("error-internal-error-title")
     }
 }

@@ -14,7 +14,7 @@ use axum::{
 };
 use common::{
     audit::{self, AuditAction},
-    auth::Permission,
+    auth::{Actor, Permission},
     booking::NewReservation,
     catalogue::Performance,
     waitlist::{self, Claimed, Entry, Place, WaitlistCounts, WaitlistStatus},
@@ -74,7 +74,7 @@ pub(crate) async fn submit_join_form(
     State(state): State<AppState>,
     PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
+) -> PageResult {
     let submit = async |state: &AppState, performance_id, new: &NewReservation| {
         join(state, performance_id, new).await
     };
@@ -221,71 +221,55 @@ pub(crate) async fn claim_page(Query(query): Query<TokenQuery>) -> Response {
     action_page("waitlist-claim", "/waitlist/claim", false, query.token)
 }
 
-/// The answer page of a form post: `ok` on success, the error's page otherwise.
-fn answer<T>(outcome: ApiResult<T>, ok: impl FnOnce(T) -> MessagePage) -> Response {
-    match outcome {
-        Ok(value) => pages::render(StatusCode::OK, &ok(value)),
-        Err(e) => pages::error_page(e),
-    }
+/// The answer page of a form post that succeeded.
+fn answer(title: &str, text: &str) -> PageResult {
+    let page = MessagePage::ok(&locale::t(title), text);
+    Ok(pages::render(StatusCode::OK, &page))
 }
 
 pub(crate) async fn submit_confirm_form(
     throttle: Result<Throttle<WaitlistToken>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
-) -> Response {
-    let outcome = match throttle {
-        Ok(_) => confirm(&state, &form.token).await,
-        Err(e) => Err(e),
-    };
-    answer(outcome, |place| match place {
-        Place::Waiting(position) => MessagePage::ok(
-            &locale::t("waitlist-waiting-title"),
+) -> PageResult {
+    throttle?;
+    match confirm(&state, &form.token).await? {
+        Place::Waiting(position) => answer(
+            "waitlist-waiting-title",
             &locale::t1("waitlist-waiting-text", "position", position),
         ),
-        Place::Offered => MessagePage::ok(
-            &locale::t("waitlist-offered-title"),
+        Place::Offered => answer(
+            "waitlist-offered-title",
             &locale::t("waitlist-offered-text"),
         ),
-        Place::Claimed => MessagePage::ok(
-            &locale::t("waitlist-claimed-title"),
+        Place::Claimed => answer(
+            "waitlist-claimed-title",
             &locale::t("waitlist-claimed-text"),
         ),
-    })
+    }
 }
 
 pub(crate) async fn submit_leave_form(
     throttle: Result<Throttle<WaitlistToken>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
-) -> Response {
-    let outcome = match throttle {
-        Ok(_) => leave(&state, &form.token).await,
-        Err(e) => Err(e),
-    };
-    answer(outcome, |()| {
-        MessagePage::ok(
-            &locale::t("waitlist-left-title"),
-            &locale::t("waitlist-left-text"),
-        )
-    })
+) -> PageResult {
+    throttle?;
+    leave(&state, &form.token).await?;
+    answer("waitlist-left-title", &locale::t("waitlist-left-text"))
 }
 
 pub(crate) async fn submit_claim_form(
     throttle: Result<Throttle<WaitlistToken>, ApiError>,
     State(state): State<AppState>,
     Form(form): Form<TokenQuery>,
-) -> Response {
-    let outcome = match throttle {
-        Ok(_) => claim(&state, &form.token, None).await,
-        Err(e) => Err(e),
-    };
-    answer(outcome, |_| {
-        MessagePage::ok(
-            &locale::t("waitlist-claimed-title"),
-            &locale::t("waitlist-claimed-text"),
-        )
-    })
+) -> PageResult {
+    throttle?;
+    claim(&state, &form.token, None).await?;
+    answer(
+        "waitlist-claimed-title",
+        &locale::t("waitlist-claimed-text"),
+    )
 }
 
 /// The line of a performance as staff see it: entries only for roles that may see personal data.
@@ -321,13 +305,13 @@ pub(crate) async fn list_waitlist(
 }
 
 /// Removes an entry from the line (audited); returns its performance.
-async fn remove(state: &AppState, actor: &str, id: Uuid) -> ApiResult<Uuid> {
+async fn remove(state: &AppState, actor: Actor, id: Uuid) -> ApiResult<Uuid> {
     in_transaction(state, async |conn| {
         let removed = waitlist::remove(conn, id).await?;
         if removed {
             audit::record(
                 conn,
-                actor,
+                &actor.label(),
                 AuditAction::WaitlistRemove,
                 Some(id),
                 json!({}),
@@ -347,7 +331,7 @@ pub(crate) async fn remove_entry(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
-    remove(&state, &admin.principal.actor.label(), id).await?;
+    remove(&state, admin.principal.actor, id).await?;
     Ok(Json(json!({ "status": "removed" })))
 }
 
@@ -392,6 +376,6 @@ pub(crate) async fn submit_remove_form(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> PageResult {
-    let performance_id = remove(&state, &staff.principal.actor.label(), id).await?;
+    let performance_id = remove(&state, staff.principal.actor, id).await?;
     Ok(Redirect::to(&format!("/admin/performances/{performance_id}/waitlist")).into_response())
 }

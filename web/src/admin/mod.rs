@@ -1,6 +1,7 @@
 //! Staff administration, by resource: each module serves its JSON API under `/api/v1/admin`
-//! and its pages under `/admin`, both through the same use case. This module holds what the
-//! resources share: the form kit and the performance row, and the `/admin` landing page.
+//! and its pages under `/admin`. Both read their input into the same typed value and call the
+//! same use case in `common::admin`. This module holds what the resources share: the form kit
+//! (`FormReader`, `FormState`), the performance row, and the `/admin` landing page.
 
 pub mod audit;
 pub mod performances;
@@ -16,19 +17,18 @@ use axum::{
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
-use chrono::Utc;
-use common::validation::FieldErrors;
+use chrono::{DateTime, Utc};
+use common::validation::{self, FieldErrors};
 use common::{
     auth::Permission,
     catalogue::{self, Performance, Room},
 };
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::JsonObject,
-    pages::{self, Nav, format_time},
+    extract::FieldSource,
+    pages::{self, Nav, PageResult, format_time},
     state::AppState,
 };
 
@@ -61,53 +61,75 @@ impl FormState {
 
 type FormFields = BTreeMap<String, String>;
 
-/// A posted form as the JSON object the API functions take: empty fields are left out, numeric
-/// fields become numbers when they parse, and a `datetime-local` time is read as wall-clock
-/// time in `TIMEZONE` (a time the clocks skip stays as typed, and is refused as malformed).
-fn form_object(form: &FormFields, numeric: &[&str]) -> JsonObject {
-    let mut map = Map::new();
-    for (name, value) in form {
-        let value = value.trim();
-        if name == "csrf_token" || value.is_empty() {
-            continue;
+/// A posted form read like a JSON body ([`FieldSource`]): an empty field is an absent one, a
+/// number must parse, and a `datetime-local` time is wall-clock time in `TIMEZONE` (a time the
+/// clocks skip is refused with the reason). A field the form does not have is refused.
+pub(crate) struct FormReader<'a> {
+    form: &'a FormFields,
+    errors: FieldErrors,
+}
+
+impl<'a> FormReader<'a> {
+    pub(crate) fn new(form: &'a FormFields, allowed: &[&str]) -> FormReader<'a> {
+        let errors = form
+            .iter()
+            .filter(|(name, value)| {
+                name.as_str() != "csrf_token"
+                    && !value.trim().is_empty()
+                    && !allowed.contains(&name.as_str())
+            })
+            .map(|(name, _)| (name.clone(), "unknown field".to_owned()))
+            .collect();
+        FormReader { form, errors }
+    }
+
+    /// Records a problem with a field.
+    pub(crate) fn fail<T>(&mut self, name: &str, problem: &str) -> Option<T> {
+        validation::fail(&mut self.errors, name, problem)
+    }
+
+    /// Ends reading with the outcome of the domain's `parse`, as [`Fields::finish_with`].
+    pub(crate) fn finish_with<T>(self, parsed: Result<T, FieldErrors>) -> ApiResult<T> {
+        crate::extract::with_parsed(self.errors, parsed)
+    }
+}
+
+impl FieldSource for FormReader<'_> {
+    fn string(&mut self, name: &str) -> Option<String> {
+        let value = self.form.get(name)?.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    }
+
+    fn integer(&mut self, name: &str) -> Option<i64> {
+        let value = self.string(name)?;
+        value
+            .parse()
+            .ok()
+            .or_else(|| self.fail(name, "must be an integer"))
+    }
+
+    fn time(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        let value = self.string(name)?;
+        match common::time::from_input_value(&value, crate::locale::current().tz) {
+            Ok(t) => Some(t),
+            Err(problem) => self.fail(name, &problem.to_string()),
         }
-        let json = if numeric.contains(&name.as_str()) {
-            value
-                .parse::<i64>()
-                .map_or_else(|_| Value::from(value), Value::from)
-        } else if name == "starts_at" {
-            common::time::from_input_value(value, crate::locale::current().tz)
-                .map_or_else(|_| Value::from(value), |t| Value::from(t.to_rfc3339()))
-        } else {
-            Value::from(value)
-        };
-        map.insert(name.clone(), json);
     }
-    JsonObject(map)
 }
 
-/// A start time the form could not read as local time gets the reason (a skipped hour, a
-/// malformed value) instead of the API's words about RFC 3339.
-fn with_local_time_problem(form: &FormFields, mut errors: FieldErrors) -> FieldErrors {
-    if let Some(value) = form.get("starts_at").filter(|v| !v.trim().is_empty())
-        && let Err(problem) = common::time::from_input_value(value, crate::locale::current().tz)
-    {
-        errors.insert("starts_at".to_owned(), problem.to_string());
-    }
-    errors
-}
-
-/// Ends a form post: back to `to` on success, the page again with errors on a 422.
-fn after_post(
-    result: ApiResult<()>,
-    to: &str,
-    on_invalid: impl FnOnce(FieldErrors) -> Response,
-) -> Response {
+/// Ends a form post: `Ok(Ok(..))` saved, `Ok(Err(fields))` to show the form again with its
+/// field errors, `Err` for the error page.
+fn form_outcome<T>(result: ApiResult<T>) -> PageResult<Result<T, FieldErrors>> {
     match result {
-        Ok(()) => Redirect::to(&crate::auth::saved(to)).into_response(),
-        Err(ApiError::Validation { fields }) => on_invalid(fields),
-        Err(e) => pages::error_page(e),
+        Ok(value) => Ok(Ok(value)),
+        Err(ApiError::Validation { fields }) => Ok(Err(fields)),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Back to `to` with the "Saved" notice.
+fn saved(to: &str) -> Response {
+    Redirect::to(&crate::auth::saved(to)).into_response()
 }
 
 /// One row of the performance list with its seat breakdown.
@@ -150,30 +172,20 @@ struct HomePage {
 
 /// `/admin`: the performance list for editors and admins; door staff and operators are sent
 /// to their own page.
-pub(crate) async fn home(State(state): State<AppState>, parts: Parts) -> Response {
-    let principal = match crate::auth::authenticate(&parts, &state).await {
-        Ok(Some(p)) if p.session.is_some() => p,
-        Ok(_) => return Redirect::to("/admin/login?next=/admin").into_response(),
-        Err(e) => return pages::error_page(e),
+pub(crate) async fn home(State(state): State<AppState>, parts: Parts) -> PageResult {
+    let principal = match crate::auth::authenticate(&parts, &state).await? {
+        Some(p) if p.session.is_some() => p,
+        _ => return Ok(Redirect::to("/admin/login?next=/admin").into_response()),
     };
     if !principal.role.can(Permission::ManageCatalogue) {
-        return Redirect::to(pages::landing_for(principal.role)).into_response();
+        return Ok(Redirect::to(pages::landing_for(principal.role)).into_response());
     }
     let csrf = crate::auth::csrf_token(&state, principal.session.as_deref().unwrap_or_default());
-    let nav = Nav::new(principal.role, csrf);
-    let list: ApiResult<Vec<Performance>> = async {
-        let mut conn = state.db.acquire().await?;
-        Ok(catalogue::list_all_performances(&mut conn).await?)
-    }
-    .await;
-    match list {
-        Ok(list) => pages::render(
-            StatusCode::OK,
-            &HomePage {
-                nav,
-                performances: list.iter().map(PerformanceRow::of).collect(),
-            },
-        ),
-        Err(e) => pages::error_page(e),
-    }
+    let mut conn = state.db.acquire().await?;
+    let list = catalogue::list_all_performances(&mut conn).await?;
+    let page = HomePage {
+        nav: Nav::new(principal.role, csrf),
+        performances: list.iter().map(PerformanceRow::of).collect(),
+    };
+    Ok(pages::render(StatusCode::OK, &page))
 }

@@ -10,11 +10,9 @@ use axum::{
 };
 use chrono::Utc;
 use common::{
-    audit,
-    audit::AuditAction,
+    admin,
     booking::{self, Reservation, ReservationStatus},
     catalogue::{self, Performance},
-    tickets,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -45,26 +43,9 @@ pub(crate) async fn resend_ticket(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    resend_ticket_for(&state, &admin.principal.actor.label(), id).await?;
+    let max_attempts = state.config.jobs.max_attempts;
+    admin::reservations::resend_ticket(&state.db, admin.principal.actor, id, max_attempts).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))))
-}
-
-/// Replaces a reservation's ticket and queues the e-mail, with its audit entry; shared with the
-/// reservations page.
-pub async fn resend_ticket_for(state: &AppState, actor: &str, id: Uuid) -> ApiResult<()> {
-    let mut tx = state.db.begin().await?;
-    tickets::resend_ticket(&mut tx, id, state.config.jobs.max_attempts).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        AuditAction::TicketResend,
-        Some(id),
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(reservation.id = %id, "ticket re-sent");
-    Ok(())
 }
 
 #[derive(Template)]
@@ -169,7 +150,8 @@ pub(crate) async fn resend_ticket_form(
         .await?
         .ok_or_else(ApiError::not_found)?;
     drop(conn);
-    resend_ticket_for(&state, &staff.principal.actor.label(), id).await?;
+    let max_attempts = state.config.jobs.max_attempts;
+    admin::reservations::resend_ticket(&state.db, staff.principal.actor, id, max_attempts).await?;
     let to = format!(
         "/admin/performances/{}/reservations",
         reservation.performance_id

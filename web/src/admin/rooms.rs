@@ -1,29 +1,29 @@
-//! Rooms, for editors and admins: `/api/v1/admin/rooms` and the `/admin/rooms` page.
+//! Rooms, for editors and admins: `/api/v1/admin/rooms` and the `/admin/rooms` page. Both call
+//! the same use cases in `common::admin::rooms`.
 
 use askama::Template;
-use axum::{
-    Form, Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
-};
-use common::{
-    audit::AuditAction,
-    audit::{self},
-    catalogue::{self, Room},
-};
-use serde_json::json;
-use uuid::Uuid;
+use axum::{Form, Json, extract::State, http::StatusCode};
+use common::admin::rooms::{self, NewRoom, RoomInput, RoomPatch};
+use common::catalogue::{self, Room};
 
-use super::{FormFields, FormState, form_object};
+use super::{FormFields, FormReader, FormState, form_outcome, saved};
 use crate::{
     auth::{CatalogueEditor, ManageCatalogue, StaffPage},
     error::{ApiError, ApiResult},
-    extract::PathId,
-    extract::{Fields, JsonObject},
+    extract::{FieldSource, Fields, JsonObject, PathId},
     pages::{self, MessagePage, Nav, PageResult},
     state::AppState,
 };
+
+const FIELDS: [&str; 2] = ["name", "capacity"];
+
+/// A room body's members, from JSON or a form.
+fn room_input(source: &mut impl FieldSource) -> RoomInput {
+    RoomInput {
+        name: source.string("name"),
+        capacity: source.integer("capacity"),
+    }
+}
 
 pub(crate) async fn list_rooms(
     _: CatalogueEditor,
@@ -43,55 +43,16 @@ pub(crate) async fn show_room(
     room.map(Json).ok_or_else(ApiError::not_found)
 }
 
-fn room_name(fields: &mut Fields) -> Option<String> {
-    let name = fields.string("name")?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return fields.fail("name", "must be 1 to 100 characters");
-    }
-    Some(name.to_owned())
-}
-
 pub(crate) async fn create_room(
     editor: CatalogueEditor,
     State(state): State<AppState>,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<Room>)> {
-    let room = save_new_room(&state, &editor.principal.actor.label(), body).await?;
+    let mut fields = Fields::new(body, &FIELDS);
+    let input = room_input(&mut fields);
+    let new = fields.finish_with(NewRoom::parse(input))?;
+    let room = rooms::save_new_room(&state.db, editor.principal.actor, &new).await?;
     Ok((StatusCode::CREATED, Json(room)))
-}
-
-/// Validates and creates a room, with its audit entry; shared with the rooms page.
-pub async fn save_new_room(state: &AppState, actor: &str, body: JsonObject) -> ApiResult<Room> {
-    let mut fields = Fields::new(body, &["name", "capacity"]);
-    let name = room_name(&mut fields);
-    let name = fields.require("name", name);
-    let capacity = fields.int_in("capacity", catalogue::ROOM_CAPACITY);
-    let capacity = fields.require("capacity", capacity);
-    fields.finish()?;
-    let (Some(name), Some(capacity)) = (name, capacity) else {
-        return Err(anyhow::anyhow!("required fields passed validation unset").into());
-    };
-    let mut tx = state.db.begin().await?;
-    match catalogue::insert_room(&mut tx, &name, capacity).await {
-        Ok(room) => {
-            let details = json!({ "capacity": capacity });
-            audit::record(
-                &mut tx,
-                actor,
-                AuditAction::RoomCreate,
-                Some(room.id),
-                details,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(room)
-        }
-        Err(e) if common::db::is_constraint_violation(&e, "rooms_name_key") => {
-            Err(ApiError::field("name", "a room with this name exists"))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 pub(crate) async fn update_room(
@@ -100,43 +61,11 @@ pub(crate) async fn update_room(
     PathId(id): PathId,
     body: JsonObject,
 ) -> ApiResult<Json<Room>> {
-    let room = save_room_changes(&state, &editor.principal.actor.label(), id, body).await?;
+    let mut fields = Fields::new(body, &FIELDS);
+    let input = room_input(&mut fields);
+    let patch = fields.finish_with(RoomPatch::parse(input))?;
+    let room = rooms::save_room_changes(&state.db, editor.principal.actor, id, &patch).await?;
     Ok(Json(room))
-}
-
-/// Validates and applies changes to a room, with its audit entry; shared with the rooms page.
-pub async fn save_room_changes(
-    state: &AppState,
-    actor: &str,
-    id: Uuid,
-    body: JsonObject,
-) -> ApiResult<Room> {
-    let mut fields = Fields::new(body, &["name", "capacity"]);
-    let name = room_name(&mut fields);
-    let capacity = fields.int_in("capacity", catalogue::ROOM_CAPACITY);
-    fields.finish()?;
-    let mut tx = state.db.begin().await?;
-    let before = catalogue::find_room(&mut tx, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    match catalogue::update_room(&mut tx, id, name.as_deref(), capacity).await {
-        Ok(Some(room)) => {
-            // Only a real change is recorded.
-            let name_changed = room.name != before.name;
-            if name_changed || room.capacity != before.capacity {
-                let details = json!({ "name_changed": name_changed, "capacity": capacity });
-                audit::record(&mut tx, actor, AuditAction::RoomUpdate, Some(id), details).await?;
-            }
-            common::waitlist::queue_offers_in_room(&mut tx, id).await?;
-            tx.commit().await?;
-            Ok(room)
-        }
-        Ok(None) => Err(ApiError::not_found()),
-        Err(e) if common::db::is_constraint_violation(&e, "rooms_name_key") => {
-            Err(ApiError::field("name", "a room with this name exists"))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[derive(Template)]
@@ -175,24 +104,24 @@ pub(crate) async fn create_room_form(
     State(state): State<AppState>,
     Form(form): Form<FormFields>,
 ) -> PageResult {
-    let actor = staff.principal.actor.label();
-    let result = save_new_room(&state, &actor, form_object(&form, &["capacity"])).await;
-    match result {
-        Ok(_) => Ok(Redirect::to(&crate::auth::saved("/admin/rooms")).into_response()),
-        Err(ApiError::Validation { fields }) => {
-            let state_form = FormState {
-                values: form,
-                errors: fields,
-            };
-            render_rooms(
-                &state,
-                Nav::from(&staff),
-                state_form,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
+    let mut reader = FormReader::new(&form, &FIELDS);
+    let input = room_input(&mut reader);
+    let result = match reader.finish_with(NewRoom::parse(input)) {
+        Ok(new) => rooms::save_new_room(&state.db, staff.principal.actor, &new)
             .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match form_outcome(result)? {
+        Ok(_) => Ok(saved("/admin/rooms")),
+        Err(errors) => {
+            let form = FormState {
+                values: form,
+                errors,
+            };
+            let nav = Nav::from(&staff);
+            render_rooms(&state, nav, form, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -201,24 +130,20 @@ pub(crate) async fn update_room_form(
     State(state): State<AppState>,
     PathId(id): PathId,
     Form(form): Form<FormFields>,
-) -> Response {
-    let result = async {
-        save_room_changes(
-            &state,
-            &staff.principal.actor.label(),
-            id,
-            form_object(&form, &["capacity"]),
-        )
-        .await?;
-        Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => Redirect::to(&crate::auth::saved("/admin/rooms")).into_response(),
-        Err(ApiError::Validation { fields }) => pages::render(
+) -> PageResult {
+    let mut reader = FormReader::new(&form, &FIELDS);
+    let input = room_input(&mut reader);
+    let result = match reader.finish_with(RoomPatch::parse(input)) {
+        Ok(patch) => rooms::save_room_changes(&state.db, staff.principal.actor, id, &patch)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match form_outcome(result)? {
+        Ok(_) => Ok(saved("/admin/rooms")),
+        Err(errors) => Ok(pages::render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &MessagePage::staff_error("Room not saved", &fields),
-        ),
-        Err(e) => pages::error_page(e),
+            &MessagePage::staff_error("Room not saved", &errors),
+        )),
     }
 }
