@@ -171,6 +171,7 @@ async fn every_staff_page_fits_a_phone_without_sideways_scrolling() {
         "/admin/performances/new".to_owned(),
         format!("/admin/performances/{id}"),
         format!("/admin/performances/{id}/reservations"),
+        format!("/admin/performances/{id}/waitlist"),
         "/admin/staff".to_owned(),
         "/admin/audit".to_owned(),
         "/ops/queues".to_owned(),
@@ -191,7 +192,7 @@ async fn every_staff_page_fits_a_phone_without_sideways_scrolling() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn axe_core_finds_no_serious_violation_on_public_door_or_staff_pages_at_phone_and_desktop_size()
+async fn axe_core_finds_no_serious_violation_on_public_door_or_staff_pages_in_both_languages_at_phone_and_desktop_size()
  {
     let app = TestApp::spawn_without_worker().await;
     let id = app
@@ -203,13 +204,35 @@ async fn axe_core_finds_no_serious_violation_on_public_door_or_staff_pages_at_ph
     let ticket = app.ticket_for(id, "axe@example.org", 2).await;
     app.book(id, "pending@example.org", 1).await;
     let confirm = app.confirmation_token("pending@example.org").await;
+    // A full performance: its page offers the waiting list; its e-mailed links open pages too.
+    let full = app.create_performance(crate::waitlist::full_room(1)).await;
+    let holder = app.ticket_for(full, "holder@example.org", 1).await;
+    assert_eq!(
+        crate::waitlist::join(&app, full, "waiting@example.org", 1)
+            .await
+            .status(),
+        202
+    );
+    app.run_pending_jobs().await;
+    let joined = app.wait_for_mail("waiting@example.org", 1).await.remove(0);
+    let waitlist_confirm = joined
+        .token_after("/waitlist/confirm?token=")
+        .expect("confirm link");
+    let waitlist_leave = joined
+        .token_after("/waitlist/leave?token=")
+        .expect("leave link");
     let (email, password) = app.create_staff(Role::Admin).await;
     let public = [
         "/".to_owned(),
         format!("/performances/{id}"),
+        format!("/performances/{full}"),
         format!("/reservations/confirm?token={confirm}"),
         format!("/reservations/cancel?token={}", ticket.cancel),
         format!("/t/{}", ticket.ticket),
+        format!("/t/{}", holder.ticket),
+        format!("/waitlist/confirm?token={waitlist_confirm}"),
+        format!("/waitlist/leave?token={waitlist_leave}"),
+        "/no-such-page".to_owned(),
         "/admin/login".to_owned(),
     ];
     let staff = [
@@ -217,6 +240,7 @@ async fn axe_core_finds_no_serious_violation_on_public_door_or_staff_pages_at_ph
         "/admin/rooms".to_owned(),
         format!("/admin/performances/{id}"),
         format!("/admin/performances/{id}/reservations"),
+        format!("/admin/performances/{full}/waitlist"),
         "/admin/staff".to_owned(),
         "/admin/audit".to_owned(),
         "/ops/queues".to_owned(),
@@ -224,26 +248,40 @@ async fn axe_core_finds_no_serious_violation_on_public_door_or_staff_pages_at_ph
     ];
     let browser = Browser::start().await;
     let mut problems = Vec::new();
-    for (width, height) in [(390, 844), (1280, 900)] {
-        browser.set_size(width, height).await;
-        for path in &public {
-            browser.goto(&app.url(path)).await;
-            browser.element("main").await;
-            for v in browser.axe_violations().await {
-                problems.push(format!("{width}px {path}: {v}"));
-            }
-        }
-        // The page a booking ends on.
-        browser.goto(&app.url(&format!("/performances/{id}"))).await;
-        browser.type_into("#name", "Ortensia").await;
+    for (lang, sent) in [
+        ("it", "Controlla la tua e-mail"),
+        ("en", "Check your e-mail"),
+    ] {
+        // The language switch sets the cookie every later page follows.
         browser
-            .type_into("#email", &format!("axe-{width}@example.org"))
+            .goto(&app.url(&format!("/language?lang={lang}&back=/")))
             .await;
-        browser.type_into("#party_size", "1").await;
-        browser.click("form.stack button[type=submit]").await;
-        browser.wait_for_text("h1", "Check your e-mail").await;
-        for v in browser.axe_violations().await {
-            problems.push(format!("{width}px booking accepted: {v}"));
+        browser.element("main").await;
+        let shown = browser
+            .run_script("return document.documentElement.lang;")
+            .await;
+        assert_eq!(shown.as_str(), Some(lang), "the switch chose {lang}");
+        for (width, height) in [(390, 844), (1280, 900)] {
+            browser.set_size(width, height).await;
+            for path in &public {
+                browser.goto(&app.url(path)).await;
+                browser.element("main").await;
+                for v in browser.axe_violations().await {
+                    problems.push(format!("{lang} {width}px {path}: {v}"));
+                }
+            }
+            // The page a booking ends on.
+            browser.goto(&app.url(&format!("/performances/{id}"))).await;
+            browser.type_into("#name", "Ortensia").await;
+            browser
+                .type_into("#email", &format!("axe-{lang}-{width}@example.org"))
+                .await;
+            browser.type_into("#party_size", "1").await;
+            browser.click("form.stack button[type=submit]").await;
+            browser.wait_for_text("h1", sent).await;
+            for v in browser.axe_violations().await {
+                problems.push(format!("{lang} {width}px booking accepted: {v}"));
+            }
         }
     }
     log_in(&browser, &app, &email, &password).await;

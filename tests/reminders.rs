@@ -140,7 +140,17 @@ async fn each_reminder_is_sent_once_at_its_time_checks_in_and_its_release_link_o
     let token = url.rsplit('/').next().expect("token").to_owned();
     assert_eq!(url, app.url(&format!("/t/{token}")));
     assert_ne!(token, first.ticket, "a token of its own");
+    // It prints the short code of that token too, which the door accepts like the token.
+    let code = common::short_code::ShortCode::for_ticket(&token).grouped();
+    assert!(text.contains(&code), "short code {code} in the reminder");
     let door = app.api_key(Role::Door).await;
+    let wrong = app
+        .check_in(
+            &door,
+            &json!({ "token": code, "performance_id": uuid::Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(wrong.status(), 422, "the code is bound to its performance");
     let checked_in = app.check_in(&door, &json!({ "token": token })).await;
     assert_eq!(checked_in.status(), 200);
     let again = app.check_in(&door, &json!({ "token": first.ticket })).await;

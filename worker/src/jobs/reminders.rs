@@ -14,6 +14,7 @@ use common::{
     jobs::{REMINDER_QUEUE, SendReminder},
     locale::Language,
     reminders,
+    short_code::ShortCode,
     tickets::{self, Recipient},
 };
 use sqlx::PgConnection;
@@ -44,6 +45,8 @@ struct ReminderMail<'a> {
     /// The show, local start, room and seats, in a sentence of the reservation's language.
     intro: String,
     ticket_url: String,
+    /// The ticket's short code, grouped (`K7QM-2XRD-9F`), for the door to type.
+    short_code: String,
     cancel_url: String,
     qr_content_id: &'a str,
 }
@@ -138,6 +141,7 @@ pub(crate) async fn send(
             let m = ReminderMail {
                 name: &name,
                 intro: about_reservation("email-reminder-intro", &r, tz),
+                short_code: ShortCode::for_ticket(ticket.expose()).grouped(),
                 ticket_url,
                 cancel_url: format!("{base}/reservations/cancel?token={}", cancel.expose()),
                 qr_content_id: QR_CONTENT_ID,
