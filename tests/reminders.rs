@@ -30,6 +30,9 @@ fn calendar_part(mail: &ReceivedMail) -> String {
                 .expect("base64 calendar");
             return String::from_utf8(bytes).expect("UTF-8 calendar");
         }
+        if headers.contains("content-transfer-encoding: quoted-printable") {
+            return tests::smtp::decode_quoted_printable(body);
+        }
         return body.to_owned();
     }
     panic!("no text/calendar part in the e-mail");
@@ -228,6 +231,15 @@ async fn the_calendar_file_parses_and_shows_the_start_time_room_and_nothing_pers
     );
     let event = parse_event(&ics);
     assert_eq!(event.start, starts_at(&detail).trunc_subsecs(0));
+    // The tests' configuration keeps the default zone, Europe/Rome.
+    let local = starts_at(&detail).with_timezone(&common::time::DEFAULT_TIMEZONE);
+    assert!(
+        ics.contains(&format!(
+            "DTSTART;TZID=Europe/Rome:{}",
+            local.format("%Y%m%dT%H%M%S")
+        )) && ics.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Rome\r\n"),
+        "the start in the theatre's wall-clock time, with its zone defined in the file: {ics}"
+    );
     assert_eq!(event.summary, detail["title"].as_str().expect("title"));
     assert_eq!(event.location, detail["room"].as_str().expect("room"));
     assert!(!ics.contains("calendar@example.org") && !ics.contains("Mirandolina"));

@@ -41,31 +41,7 @@ impl ReceivedMail {
     /// The message with quoted-printable decoded (soft breaks joined, `=XX` resolved), for
     /// searching; harmless for the parts that are not quoted-printable.
     pub fn unfolded(&self) -> String {
-        let joined = self.data.replace("=\r\n", "");
-        let bytes = joined.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-                (b'=', Some(byte))
-                    if hex.is_some_and(|h| {
-                        h.bytes()
-                            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-                    }) =>
-                {
-                    out.push(byte);
-                    i += 3;
-                }
-                (b, _) => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
+        decode_quoted_printable(&self.data)
     }
 
     /// The value of a header (first occurrence).
@@ -107,6 +83,36 @@ impl ReceivedMail {
             .collect();
         (!token.is_empty()).then_some(token)
     }
+}
+
+/// Decodes quoted-printable text: soft line breaks joined, `=XX` resolved (anything else, such
+/// as a lone `=`, is left as it is).
+pub fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(byte))
+                if hex.is_some_and(|h| {
+                    h.bytes()
+                        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+                }) =>
+            {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Default)]

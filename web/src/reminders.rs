@@ -46,6 +46,7 @@ pub(crate) async fn download_calendar(
             room: &ticket.room,
             seats: crate::locale::t1("seats", "count", ticket.party_size),
             url: &format!("{base}/performances/{}", ticket.performance_id),
+            tz: state.config.locale.timezone,
         },
         base,
     );

@@ -160,7 +160,7 @@ pub(crate) async fn send(
                     filename: "ticket.png".to_owned(),
                     bytes: png,
                 }),
-                calendar: Some(reminders::ics_for(reservation_id, &r, base)),
+                calendar: Some(reminders::ics_for(reservation_id, &r, base, tz)),
             }))
         },
     )
