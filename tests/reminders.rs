@@ -193,7 +193,19 @@ async fn a_reservation_confirmed_after_its_reminder_time_gets_it_at_once_and_non
             ..Default::default()
         })
         .await;
-    app.ticket_for(soon, "late@example.org", 2).await;
+    app.book(soon, "late@example.org", 2).await;
+    let token = app.confirmation_token("late@example.org").await;
+    assert_eq!(app.confirm(&token).await.status(), 200);
+    let confirmed = Utc::now();
+    let due: DateTime<Utc> =
+        sqlx::query_scalar("SELECT run_at FROM apalis.jobs WHERE job_type = 'email.reminder'")
+            .fetch_one(&app.db)
+            .await
+            .expect("the reminder job");
+    assert!(
+        due <= confirmed,
+        "due at once, not at the next whole second: {due} after {confirmed}"
+    );
     app.wait_for_mail("late@example.org", 3).await;
     app.wait_for_jobs().await;
     assert_eq!(reminders_to(&app, "late@example.org").len(), 1);

@@ -158,7 +158,9 @@ async fn push<J: Job>(
     let mut task = TaskBuilder::new(args)
         .max_attempts(max_attempts)
         .idempotency_key(idempotency_key);
-    if let Some(run_at) = run_at {
+    // A time already reached (a reminder due at once) keeps apalis's default, now, so the job
+    // is due at once rather than at the next whole second.
+    if let Some(run_at) = run_at.filter(|at| *at > chrono::Utc::now()) {
         // Whole seconds, rounded up: a job never runs before its time.
         let seconds = run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0);
         task = task.run_at_timestamp(u64::try_from(seconds).unwrap_or(0));
