@@ -9,11 +9,13 @@ pub mod waitlist;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
+use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use common::{
     delivery::{self, Claim},
     tickets::Recipient,
 };
 use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{JobContext, JobError, mailer::Email};
@@ -132,14 +134,25 @@ pub fn leased_recipient(read: Option<Recipient>) -> Result<Recipient, JobError> 
     read.ok_or_else(|| JobError::Permanent(anyhow!("the lease read no recipient")))
 }
 
-/// Runs a job's work on a task of its own, so that a worker whose queue loses the database
-/// mid-job does not cut a send off between SMTP's acceptance and its record.
-pub async fn detached(
-    work: impl Future<Output = Result<(), JobError>> + Send + 'static,
-) -> Result<(), JobError> {
-    tokio::spawn(work)
+/// The body of every queue's `run`: `work` (given the context and the apalis worker's name,
+/// which holds delivery leases) runs in the job's span on a task of its own, so that a worker
+/// whose queue loses the database mid-job does not cut a send off between SMTP's acceptance
+/// and its record; its outcome is counted for `queue` and answered to apalis.
+pub async fn run_detached<Work>(
+    queue: &'static str,
+    ctx: Data<JobContext>,
+    worker: WorkerContext,
+    work: impl FnOnce(JobContext, String) -> Work,
+) -> Result<(), BoxDynError>
+where
+    Work: Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    let ctx = ctx.0;
+    let work = work(ctx.clone(), worker.name().to_owned()).in_current_span();
+    let outcome = tokio::spawn(work)
         .await
-        .unwrap_or_else(|e| Err(JobError::Permanent(anyhow!("job task failed: {e}"))))
+        .unwrap_or_else(|e| Err(JobError::Permanent(anyhow!("job task failed: {e}"))));
+    ctx.finish(queue, outcome)
 }
 
 /// [`delivery::record_sent`], retried while the database is unavailable.

@@ -18,12 +18,11 @@ use common::{
     tickets::{self, Recipient},
 };
 use sqlx::PgConnection;
-use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
     JobContext, JobError,
-    jobs::{about_reservation, deliver, detached, leased_recipient, message_id},
+    jobs::{about_reservation, deliver, leased_recipient, message_id, run_detached},
     mailer::{Email, InlinePng},
     qr,
 };
@@ -72,13 +71,10 @@ pub async fn run(
     ctx: Data<JobContext>,
     worker: WorkerContext,
 ) -> Result<(), BoxDynError> {
-    let ctx = ctx.0;
-    let holder = worker.name().to_owned();
-    let work = {
-        let ctx = ctx.clone();
-        async move { send(&ctx, job.reservation_id, &holder).await }.in_current_span()
-    };
-    ctx.finish(REMINDER_QUEUE, detached(work).await)
+    run_detached(REMINDER_QUEUE, ctx, worker, move |ctx, holder| async move {
+        send(&ctx, job.reservation_id, &holder).await
+    })
+    .await
 }
 
 pub(crate) async fn send(

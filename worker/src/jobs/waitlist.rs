@@ -14,12 +14,11 @@ use common::{
     waitlist::{self, Addressee, WaitlistStatus, WaitlistTokenPurpose},
 };
 use sqlx::PgConnection;
-use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
     JobContext, JobError,
-    jobs::{deliver, detached, message_id, send_confirmation_email::describe_duration},
+    jobs::{deliver, message_id, run_detached, send_confirmation_email::describe_duration},
     mailer::Email,
 };
 
@@ -74,13 +73,10 @@ pub async fn run(
     ctx: Data<JobContext>,
     worker: WorkerContext,
 ) -> Result<(), BoxDynError> {
-    let ctx = ctx.0;
-    let holder = worker.name().to_owned();
-    let work = {
-        let ctx = ctx.clone();
-        async move { perform(&ctx, job, &holder).await }.in_current_span()
-    };
-    ctx.finish(WAITLIST_QUEUE, detached(work).await)
+    run_detached(WAITLIST_QUEUE, ctx, worker, move |ctx, holder| async move {
+        perform(&ctx, job, &holder).await
+    })
+    .await
 }
 
 /// Does one job of this queue as `holder` (the worker's name, for delivery leases).
