@@ -694,32 +694,22 @@ async fn a_full_performance_page_offers_the_waiting_list_form_which_works_withou
         "{page}"
     );
     assert!(page.contains("Join the waiting list"));
-    let posted = app
-        .client
-        .post(app.url(&format!("/performances/{id}/waitlist")))
-        .form(&[
-            ("name", "Rosaura"),
-            ("email", "form@example.org"),
-            ("party_size", "1"),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(posted.status(), 202);
+    let post_form = async |name: &str| {
+        app.client
+            .post(app.url(&format!("/performances/{id}/waitlist")))
+            .form(&[
+                ("name", name),
+                ("email", "form@example.org"),
+                ("party_size", "1"),
+            ])
+            .send()
+            .await
+            .expect("post")
+    };
+    assert_eq!(post_form("Rosaura").await.status(), 202);
     let mail = app.wait_for_mail("form@example.org", 1).await.remove(0);
     assert!(mail.token_after("/waitlist/confirm?token=").is_some());
-    let bad = app
-        .client
-        .post(app.url(&format!("/performances/{id}/waitlist")))
-        .form(&[
-            ("name", ""),
-            ("email", "form@example.org"),
-            ("party_size", "1"),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(bad.status(), 422);
+    assert_eq!(post_form("").await.status(), 422);
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use crate::{
     locale,
     pages::{self, MessagePage, PageResult},
     rate_limit::{Booking, Throttle},
-    state::AppState,
+    state::{AppState, on_own_task},
 };
 
 const FIELDS: [&str; 5] = ["name", "email", "phone", "notes", "party_size"];
@@ -75,14 +75,12 @@ async fn book(
     RequestId(request_id): RequestId,
 ) -> Result<(), BookingError> {
     let email_limits = email_limits(state);
-    // On a task of its own: a client that hangs up must not cut the statement off halfway,
-    // leaving its connection inside an open transaction that holds locks.
     let (db, new, max_attempts) = (
         state.db.clone(),
         new.clone(),
         state.config.jobs.max_attempts,
     );
-    let result = tokio::spawn(async move {
+    let result = on_own_task("booking", async move {
         let mut conn = db.acquire().await?;
         booking::create_reservation(
             &mut conn,
@@ -95,12 +93,7 @@ async fn book(
         )
         .await
     })
-    .await
-    .unwrap_or_else(|e| {
-        Err(BookingError::Db(sqlx::Error::Protocol(format!(
-            "booking task failed: {e}"
-        ))))
-    });
+    .await;
     let outcome = match &result {
         Ok(Some(id)) => {
             tracing::info!(reservation.id = %id, performance.id = %performance_id, "reservation pending");

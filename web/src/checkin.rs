@@ -25,7 +25,7 @@ use crate::{
     extract::PathId,
     extract::{Fields, JsonObject},
     pages::{self, PageResult, format_time},
-    state::AppState,
+    state::{AppState, on_own_task},
 };
 
 /// The ticket token in what a scanner read: the raw token or `{PUBLIC_BASE_URL}/t/{token}`.
@@ -89,12 +89,10 @@ pub async fn record_check_in(
     if short_code {
         state.rate_limits.check_short_code(&credential)?;
     }
-    // On a task of its own: a scanner that hangs up must not cut the statement off halfway,
-    // leaving its connection inside an open transaction that holds the reservation's lock.
     let db = state.db.clone();
     let (token, nonce) = (token.to_owned(), nonce.map(str::to_owned));
     let label = credential.clone();
-    let work = tokio::spawn(async move {
+    let result: Result<CheckedIn, CheckinError> = on_own_task("check-in", async move {
         let mut conn = db.acquire().await?;
         let request = CheckinRequest {
             token: &token,
@@ -105,12 +103,8 @@ pub async fn record_check_in(
         let outcome = checkin::check_in(&mut conn, request, &label).await?;
         tracing::info!(performance.id = %outcome.performance.id, "ticket checked in");
         Ok(outcome)
-    });
-    let result: Result<CheckedIn, CheckinError> = work.await.unwrap_or_else(|e| {
-        Err(CheckinError::Db(sqlx::Error::Protocol(format!(
-            "check-in task failed: {e}"
-        ))))
-    });
+    })
+    .await;
     if short_code && matches!(result, Err(CheckinError::UnknownTicket)) {
         state.rate_limits.short_code_failed(&credential);
     }

@@ -23,7 +23,7 @@ use crate::{
     locale,
     pages::{self, MessagePage, PageResult},
     rate_limit::{Confirm, Throttle},
-    state::AppState,
+    state::{AppState, in_transaction, on_own_task},
 };
 
 /// Reads `{"token": "..."}`, the body of every token endpoint.
@@ -51,36 +51,21 @@ async fn confirm(
     token: &str,
     RequestId(request_id): RequestId,
 ) -> ApiResult<Confirmed> {
-    // On a task of its own, as booking and check-in: a client that hangs up must not cut the
-    // transaction off halfway, leaving its connection inside it holding the performance's lock.
     let (state_for_task, token) = (state.clone(), token.to_owned());
-    let work = tokio::spawn(async move {
+    let result = on_own_task("confirmation", async move {
         let state = &state_for_task;
-        let mut tx = state.db.begin().await?;
-        let outcome = confirmation::confirm_reservation(
-            &mut tx,
-            &token,
-            state.config.jobs.max_attempts,
-            request_id,
-        )
-        .await;
-        match outcome {
-            Ok(confirmed) => {
-                if let Confirmed::Now(id) = confirmed {
-                    crate::reminders::schedule(state, &mut tx, id).await?;
-                }
-                tx.commit().await?;
-                Ok(confirmed)
+        in_transaction(&state.db, async |tx| {
+            let max_attempts = state.config.jobs.max_attempts;
+            let confirmed =
+                confirmation::confirm_reservation(tx, &token, max_attempts, request_id).await?;
+            if let Confirmed::Now(id) = confirmed {
+                crate::reminders::schedule(state, tx, id).await?;
             }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e.into())
-            }
-        }
-    });
-    let result: ApiResult<Confirmed> = work
+            Ok(confirmed)
+        })
         .await
-        .unwrap_or_else(|e| Err(anyhow::anyhow!("confirmation task failed: {e}").into()));
+    })
+    .await;
     let outcome = match &result {
         Ok(Confirmed::Now(id)) => {
             tracing::info!(reservation.id = %id, "reservation confirmed");

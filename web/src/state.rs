@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use common::config::Config;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use crate::rate_limit;
+use crate::{error::ApiResult, rate_limit};
 
 /// Password hashes computed at once. Argon2 takes tens of milliseconds of CPU each: it runs on
 /// the blocking pool, never on the threads that serve requests, and logins beyond this many
@@ -36,6 +36,40 @@ impl AppState {
             password_hashing: Arc::new(tokio::sync::Semaphore::new(PASSWORD_HASHING_SLOTS)),
             metrics: Arc::default(),
             api_keys: Arc::default(),
+        }
+    }
+}
+
+/// Runs `work` (a statement or a transaction) on a task of its own, so that a client that hangs
+/// up cannot cut it off halfway, leaving its connection inside an open transaction that holds
+/// locks. `what` names the work in the error should its task fail.
+pub async fn on_own_task<T, E>(
+    what: &str,
+    work: impl Future<Output = Result<T, E>> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<sqlx::Error> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("{what} task failed: {e}")).into()))
+}
+
+/// Runs `work` in one transaction: committed when it succeeds, rolled back otherwise.
+pub async fn in_transaction<T>(
+    db: &PgPool,
+    work: impl AsyncFnOnce(&mut PgConnection) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let mut tx = db.begin().await?;
+    match work(&mut tx).await {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
         }
     }
 }

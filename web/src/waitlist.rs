@@ -32,7 +32,7 @@ use crate::{
     locale,
     pages::{self, MessagePage, Nav, PageResult, format_time},
     rate_limit::{Throttle, Waitlist, WaitlistToken},
-    state::AppState,
+    state::{AppState, in_transaction},
 };
 
 pub(crate) async fn join_waitlist(
@@ -100,29 +100,10 @@ pub(crate) async fn confirm_place(
     }))
 }
 
-/// Runs `work` in one transaction: committed when it succeeds, rolled back otherwise.
-async fn in_transaction<T>(
-    state: &AppState,
-    work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> ApiResult<T>,
-) -> ApiResult<T> {
-    let mut tx = state.db.begin().await?;
-    match work(&mut tx).await {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            tx.rollback().await?;
-            Err(e)
-        }
-    }
-}
-
 async fn confirm(state: &AppState, token: &str) -> ApiResult<Place> {
-    in_transaction(
-        state,
-        async |conn| Ok(waitlist::confirm(conn, token).await?),
-    )
+    in_transaction(&state.db, async |conn| {
+        Ok(waitlist::confirm(conn, token).await?)
+    })
     .await
 }
 
@@ -137,7 +118,10 @@ pub(crate) async fn leave_waitlist(
 }
 
 async fn leave(state: &AppState, token: &str) -> ApiResult<()> {
-    let id = in_transaction(state, async |conn| Ok(waitlist::leave(conn, token).await?)).await?;
+    let id = in_transaction(&state.db, async |conn| {
+        Ok(waitlist::leave(conn, token).await?)
+    })
+    .await?;
     tracing::info!(waitlist_entry.id = %id, "left the waiting list");
     Ok(())
 }
@@ -159,7 +143,7 @@ pub(crate) async fn claim_offer(
 /// Claims an offer and, like a confirmation, schedules the new reservation's reminder in the
 /// same transaction.
 async fn claim(state: &AppState, token: &str, party_size: Option<i32>) -> ApiResult<Claimed> {
-    let result = in_transaction(state, async |conn| {
+    let result = in_transaction(&state.db, async |conn| {
         let claimed = waitlist::claim(
             conn,
             token,
@@ -306,7 +290,7 @@ pub(crate) async fn list_waitlist(
 
 /// Removes an entry from the line (audited); returns its performance.
 async fn remove(state: &AppState, actor: Actor, id: Uuid) -> ApiResult<Uuid> {
-    in_transaction(state, async |conn| {
+    in_transaction(&state.db, async |conn| {
         let removed = waitlist::remove(conn, id).await?;
         if removed {
             audit::record(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::{Form, Json, extract::State, http::StatusCode, response::Response};
+use axum::{Form, Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use common::admin::performances::{self, NewPerformance, PerformanceInput, PerformancePatch};
 use common::catalogue::{self, BookingStatus, Performance, PerformanceSettings, Room};
@@ -253,8 +253,26 @@ pub(crate) async fn new_performance_page(
 }
 
 /// Where a saved performance's form leads: back to it, with the "Saved" notice.
-fn saved_performance(p: &Performance) -> Response {
-    saved(&format!("/admin/performances/{}", p.id))
+/// The answer to a performance form: the saved performance with the "Saved" notice, or the
+/// form again with what was typed and each error next to its field.
+async fn answer_performance_form(
+    state: &AppState,
+    staff: &StaffPage<ManageCatalogue>,
+    current: Option<&Performance>,
+    form: FormFields,
+    result: ApiResult<Performance>,
+) -> PageResult {
+    match form_outcome(result)? {
+        Ok(p) => Ok(saved(&format!("/admin/performances/{}", p.id))),
+        Err(errors) => {
+            let form = FormState {
+                values: form,
+                errors,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_performance_form(state, Nav::from(staff), current, form, status).await
+        }
+    }
 }
 
 pub(crate) async fn create_performance_form(
@@ -270,18 +288,7 @@ pub(crate) async fn create_performance_form(
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    match form_outcome(result)? {
-        Ok(p) => Ok(saved_performance(&p)),
-        Err(errors) => {
-            let form = FormState {
-                values: form,
-                errors,
-            };
-            let nav = Nav::from(&staff);
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            render_performance_form(&state, nav, None, form, status).await
-        }
-    }
+    answer_performance_form(&state, &staff, None, form, result).await
 }
 
 pub(crate) async fn performance_page(
@@ -321,16 +328,5 @@ pub(crate) async fn update_performance_form(
         }
         Err(e) => Err(e),
     };
-    match form_outcome(result)? {
-        Ok(p) => Ok(saved_performance(&p)),
-        Err(errors) => {
-            let form = FormState {
-                values: form,
-                errors,
-            };
-            let nav = Nav::from(&staff);
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            render_performance_form(&state, nav, Some(&current), form, status).await
-        }
-    }
+    answer_performance_form(&state, &staff, Some(&current), form, result).await
 }
