@@ -128,10 +128,10 @@ async fn run_only(phase: &mut Phase<'_>, only: &[String]) -> anyhow::Result<()> 
 async fn main() -> anyhow::Result<()> {
     let o = options()?;
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let bin_dir = o
-        .bin_dir
-        .clone()
-        .unwrap_or_else(|| format!("target/{}", o.profile));
+    let bin_dir = o.bin_dir.clone().unwrap_or_else(|| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
+        format!("{target}/{}", o.profile)
+    });
     let sys = System::start(&bin_dir).await?;
     let scratch = std::env::temp_dir().join(format!("azione-bench-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&scratch)?;
