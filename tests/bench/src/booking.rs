@@ -52,14 +52,16 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Booking> {
     let (mut healthy8, mut reference8) = (Load::default(), Load::default());
     let mut best_healthy: f64 = 0.0;
     for connections in [8, 32] {
-        let reference = pgbench(
-            &sys.db.url,
-            connections,
-            secs,
-            &reference_sql,
-            phase.scratch,
-            &format!("booking{connections}"),
-        )?;
+        let reference = phase.measured(|| {
+            pgbench(
+                &sys.db.url,
+                connections,
+                secs,
+                &reference_sql,
+                phase.scratch,
+                &format!("booking{connections}"),
+            )
+        })?;
         phase.commands.push(reference.command.clone());
         for (label, mode) in [
             ("SMTP healthy", None),
@@ -70,7 +72,8 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Booking> {
             ),
         ] {
             sys.smtp.set_mode(mode.unwrap_or(Mode::Accept));
-            let load = wrk(&url, connections, secs, &phase.script("post.lua"), &[])?;
+            let load =
+                phase.measured(|| wrk(&url, connections, secs, &phase.script("post.lua"), &[]))?;
             phase.commands.push(load.command.clone());
             p99.push((connections, label, load.p99_ms));
             if connections == 32 && mode.is_none() {

@@ -1,6 +1,7 @@
 //! CPU time of the processes under test, from `/proc`: web, worker and the PostgreSQL server
 //! (the postmaster, its live backends, and the backends that have exited, which the kernel
-//! adds to the postmaster's children's time).
+//! adds to the postmaster's children's time), and of the whole machine, so that what the load
+//! generator and the rest used shows too.
 
 use sqlx::PgPool;
 
@@ -104,6 +105,16 @@ impl Processes {
         }
     }
 
+    /// The processes' and the machine's CPU now.
+    pub fn snapshot(&self) -> Snapshot {
+        let (busy, total) = machine();
+        Snapshot {
+            cpu: self.cpu(),
+            busy,
+            total,
+        }
+    }
+
     /// CPU used so far.
     pub fn cpu(&self) -> Cpu {
         let hz = ticks_per_second();
@@ -127,6 +138,58 @@ impl Processes {
             web: own(&self.web),
             worker: own(&self.worker),
             postgres,
+        }
+    }
+}
+
+/// Busy and total CPU seconds of the whole machine so far (every core; `/proc/stat`).
+fn machine() -> (f64, f64) {
+    let hz = ticks_per_second();
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let total: f64 = ticks.iter().take(8).sum();
+    // idle and iowait
+    let idle = ticks.get(3).unwrap_or(&0.0) + ticks.get(4).unwrap_or(&0.0);
+    ((total - idle) / hz, total / hz)
+}
+
+/// The processes' and the machine's CPU at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Snapshot {
+    cpu: Cpu,
+    busy: f64,
+    total: f64,
+}
+
+/// Where the CPU went during a run, per request (or e-mail).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// CPU seconds per request of web, worker and PostgreSQL.
+    pub per_request: Cpu,
+    /// CPU seconds per request of everything else: the load generator (wrk or pgbench), the
+    /// benchmark itself with its SMTP receiver, the rest of the machine.
+    pub rest: f64,
+    /// The machine's busy share over the run (1.0: every core busy all the time).
+    pub busy: f64,
+}
+
+impl Snapshot {
+    /// What was used since `self`, divided by `requests`.
+    pub fn usage(&self, now: &Snapshot, requests: f64) -> Usage {
+        let cpu = now.cpu.since(&self.cpu);
+        let busy = now.busy - self.busy;
+        let requests = requests.max(1.0);
+        Usage {
+            per_request: cpu.per(requests),
+            rest: (busy - cpu.total()).max(0.0) / requests,
+            busy: busy / (now.total - self.total).max(1e-9),
         }
     }
 }

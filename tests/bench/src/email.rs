@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 use crate::{
     Phase,
+    cpu::Usage,
     load::percentile,
     system::{System, seed_tokens},
 };
 
 /// What the e-mail phase measured.
+#[derive(Debug)]
 pub struct Email {
     /// Bookings sampled for the commit-to-e-mail latency.
     pub samples: usize,
@@ -23,10 +25,16 @@ pub struct Email {
     pub rate_n: usize,
     pub confirmations_per_second: f64,
     pub tickets_per_second: f64,
+    /// Where the CPU went, per e-mail, while each rate was measured.
+    pub confirmation_usage: Usage,
+    pub ticket_usage: Usage,
 }
 
 pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Email> {
     let sys = phase.sys;
+    // Measured on an idle worker, like the relay phase: a backlog left by an earlier phase
+    // would be measured instead.
+    sys.wait_for_idle_queue(phase.queue_patience).await?;
     sys.smtp.clear();
     let pipeline = sys.performance(100_000, chrono::Duration::days(30)).await?;
     let samples = if phase.smoke { 10 } else { 300 };
@@ -63,8 +71,9 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Email> {
         .collect();
     latencies.sort_by(f64::total_cmp);
     let rate_n = if phase.smoke { 20 } else { 2000 };
-    let confirmations_per_second = email_rate(sys, pipeline, rate_n, false).await?;
-    let tickets_per_second = email_rate(sys, pipeline, rate_n, true).await?;
+    let (confirmations_per_second, confirmation_usage) =
+        email_rate(phase, pipeline, rate_n, false).await?;
+    let (tickets_per_second, ticket_usage) = email_rate(phase, pipeline, rate_n, true).await?;
     Ok(Email {
         samples,
         p50_ms: percentile(&latencies, 50.0),
@@ -72,18 +81,23 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Email> {
         rate_n,
         confirmations_per_second,
         tickets_per_second,
+        confirmation_usage,
+        ticket_usage,
     })
 }
 
-/// Queues `n` e-mail jobs of one kind for fresh reservations and measures the delivery rate.
+/// Queues `n` e-mail jobs of one kind for fresh reservations and measures the delivery rate,
+/// and where the CPU went per e-mail.
 async fn email_rate(
-    sys: &System,
+    phase: &Phase<'_>,
     performance: Uuid,
     n: usize,
     ticket: bool,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, Usage)> {
+    let sys = phase.sys;
     sys.smtp.clear();
     let queued = queue_emails(sys, performance, n, ticket).await?;
+    let before = phase.processes.snapshot();
     let started = SystemTime::now();
     sys.wait_for_messages(queued, Duration::from_secs(600))
         .await?;
@@ -99,7 +113,8 @@ async fn email_rate(
         .unwrap_or_default()
         .as_secs_f64()
         .max(1e-3);
-    Ok(queued as f64 / seconds)
+    let usage = before.usage(&phase.processes.snapshot(), queued as f64);
+    Ok((queued as f64 / seconds, usage))
 }
 
 /// Queues `n` e-mail jobs of one kind (confirmations, or tickets) for fresh reservations of

@@ -10,10 +10,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::{
-    Phase,
-    cpu::{Cpu, Processes},
-};
+use crate::{Phase, cpu::Cpu};
 
 /// What the lifecycle phase measured.
 #[derive(Debug)]
@@ -23,13 +20,30 @@ pub struct Lifecycle {
     pub per_reservation: Cpu,
     /// Statements PostgreSQL executed per reservation (`None` without `pg_stat_statements`).
     pub statements: Option<f64>,
+    /// The statements that cost the database most in this phase, costliest first.
+    pub top: Vec<Statement>,
     pub seconds: f64,
 }
+
+/// One statement's share of the phase, per reservation (from `pg_stat_statements`).
+#[derive(Debug)]
+pub struct Statement {
+    /// The normalised text, on one line, cut at [`TEXT_CHARS`] characters.
+    pub text: String,
+    pub calls: f64,
+    /// Milliseconds of execution (planning excluded).
+    pub ms: f64,
+}
+
+/// How many statements the profile lists, and how much of each one's text.
+const TOP: i64 = 12;
+const TEXT_CHARS: usize = 110;
 
 /// Clients driving bookings and confirmations at once.
 const CLIENTS: usize = 8;
 
-pub async fn run(phase: &mut Phase<'_>, processes: &Processes) -> anyhow::Result<Lifecycle> {
+pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Lifecycle> {
+    let processes = &phase.processes;
     let sys = phase.sys;
     sys.wait_for_idle_queue(phase.queue_patience).await?;
     sys.smtp.clear();
@@ -81,10 +95,15 @@ pub async fn run(phase: &mut Phase<'_>, processes: &Processes) -> anyhow::Result
             .map(|after| (after - before) as f64 / n as f64),
         None => None,
     };
+    let top = match statements {
+        Some(_) => costliest(&sys.db.pool, n as f64).await?,
+        None => Vec::new(),
+    };
     Ok(Lifecycle {
         reservations: n,
         per_reservation: used.per(n as f64),
         statements: executed,
+        top,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -123,13 +142,45 @@ async fn post_all(
     Ok(())
 }
 
-/// Starts counting statements, if `pg_stat_statements` is loaded; returns the count so far.
+/// Starts counting statements afresh, if `pg_stat_statements` is loaded; returns the count so
+/// far.
 async fn statement_counter(pool: &sqlx::PgPool) -> Option<i64> {
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .execute(pool)
         .await
         .ok()?;
+    sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(pool)
+        .await
+        .ok()?;
     statements_so_far(pool).await
+}
+
+/// The [`TOP`] statements by execution time since the counter started, per reservation.
+async fn costliest(pool: &sqlx::PgPool, n: f64) -> anyhow::Result<Vec<Statement>> {
+    let rows: Vec<(String, i64, f64)> = sqlx::query_as(
+        "SELECT query, calls, total_exec_time FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          ORDER BY total_exec_time DESC LIMIT $1",
+    )
+    .bind(TOP)
+    .fetch_all(pool)
+    .await
+    .context("reading pg_stat_statements")?;
+    Ok(rows
+        .into_iter()
+        .map(|(text, calls, ms)| Statement {
+            text: text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(TEXT_CHARS)
+                .collect(),
+            calls: calls as f64 / n,
+            ms: ms / n,
+        })
+        .collect())
 }
 
 async fn statements_so_far(pool: &sqlx::PgPool) -> Option<i64> {

@@ -14,6 +14,8 @@ pub struct Load {
     pub p99_ms: f64,
     pub non_2xx: u64,
     pub command: String,
+    /// Where the CPU went meanwhile (measured for the runs the results file breaks down).
+    pub usage: Option<crate::cpu::Usage>,
 }
 
 fn to_ms(value: &str) -> f64 {
@@ -165,6 +167,7 @@ pub fn pgbench(
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
         non_2xx: 0,
+        usage: None,
         command: format!("pgbench -n -M prepared -c{clients} -j2 -T{seconds} -l -f {name}.sql"),
     })
 }

@@ -35,7 +35,10 @@ use std::{
 use anyhow::{Context, bail};
 use uuid::Uuid;
 
-use crate::{load::peak_rss_mib, system::System};
+use crate::{
+    load::{Load, peak_rss_mib},
+    system::System,
+};
 
 pub struct Options {
     smoke: bool,
@@ -87,6 +90,8 @@ pub struct Phase<'a> {
     pub queue_patience: Duration,
     /// A scratch folder for token files and pgbench scripts and logs.
     pub scratch: &'a Path,
+    /// The web, worker and PostgreSQL processes, whose CPU is measured.
+    pub processes: cpu::Processes,
     pub rows: Vec<String>,
     pub commands: Vec<String>,
 }
@@ -97,6 +102,14 @@ impl Phase<'_> {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
     }
 
+    /// Runs a load and records where the CPU went meanwhile, per request.
+    pub fn measured(&self, run: impl FnOnce() -> anyhow::Result<Load>) -> anyhow::Result<Load> {
+        let before = self.processes.snapshot();
+        let mut load = run()?;
+        load.usage = Some(before.usage(&self.processes.snapshot(), load.requests as f64));
+        Ok(load)
+    }
+
     /// The path of one of the binaries under test.
     pub fn bin(&self, name: &str) -> String {
         format!("{}/{name}", self.sys.bin_dir)
@@ -105,20 +118,15 @@ impl Phase<'_> {
 
 /// Runs only the phases named with `--only` and prints what they measured.
 async fn run_only(phase: &mut Phase<'_>, only: &[String]) -> anyhow::Result<()> {
-    let processes = cpu::Processes::find(
-        &phase.sys.db.pool,
-        vec![phase.sys.web.pid()],
-        vec![phase.sys.worker.pid()],
-    )
-    .await;
     for name in only {
         eprintln!("bench: {name}");
         match name.as_str() {
-            "lifecycle" => println!("{:#?}", lifecycle::run(phase, &processes).await?),
+            "email" => println!("{:#?}", email::run(phase).await?),
+            "lifecycle" => println!("{:#?}", lifecycle::run(phase).await?),
             "relay" => println!("{:#?}", relay::run(phase).await?),
             "pair" => println!("{:#?}", pair::run(phase).await?),
             "faults" => println!("{:#?}", faults::run(phase).await?),
-            other => bail!("--only knows lifecycle, relay, pair and faults, not {other}"),
+            other => bail!("--only knows email, lifecycle, relay, pair and faults, not {other}"),
         }
     }
     Ok(())
@@ -141,6 +149,8 @@ async fn main() -> anyhow::Result<()> {
         seconds: o.seconds,
         queue_patience: Duration::from_secs(if o.smoke { 120 } else { 1800 }),
         scratch: &scratch,
+        processes: cpu::Processes::find(&sys.db.pool, vec![sys.web.pid()], vec![sys.worker.pid()])
+            .await,
         rows: Vec::new(),
         commands: Vec::new(),
     };
@@ -148,8 +158,6 @@ async fn main() -> anyhow::Result<()> {
     if let Some(only) = &o.only {
         return run_only(&mut phase, only).await;
     }
-    let processes =
-        cpu::Processes::find(&sys.db.pool, vec![sys.web.pid()], vec![sys.worker.pid()]).await;
     eprintln!("bench: Booking");
     let booking = booking::run(&mut phase).await?;
     eprintln!("bench: No e-mail lost");
@@ -161,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("bench: The e-mail pipeline");
     let email = email::run(&mut phase).await?;
     eprintln!("bench: Cost per reservation");
-    let lifecycle = lifecycle::run(&mut phase, &processes).await?;
+    let lifecycle = lifecycle::run(&mut phase).await?;
     eprintln!("bench: A real mail relay (Postfix)");
     let relay = relay::run(&mut phase).await?;
     eprintln!("bench: Two of each behind nginx");

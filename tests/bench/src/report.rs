@@ -75,6 +75,7 @@ pub fn markdown(o: &Options, phase: &Phase<'_>, f: &Figures) -> String {
         out.push_str(&format!("    {c}\n"));
     }
     out.push_str(&round_two(f));
+    out.push_str(&cpu_split(f));
     out.push_str(&targets(f));
     out.push_str("\nBooking p99 by SMTP state (ms):\n\n");
     for (c, label, p99) in &f.booking.p99 {
@@ -228,6 +229,58 @@ fn relay_reference(f: &Figures, figure: impl Fn(&Relay) -> f64) -> String {
     }
 }
 
+/// Where the CPU went in the runs behind the second round's throughput targets, per request
+/// or e-mail: what bounds a rate on a machine whose every core is busy.
+fn cpu_split(f: &Figures) -> String {
+    let mut out = String::from(
+        "\n## Where the CPU went\n\nCPU milliseconds per request (or e-mail) by process, from `/proc`; \"rest\" is the load generator (wrk or pgbench), the benchmark with its SMTP receiver, and anything else on the machine. When the machine is nearly all busy, the rate cannot exceed the cores divided by the total.\n\n| run | rate /s | machine busy | web | worker | PostgreSQL | rest | total |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    let (b, c, e) = (&f.booking, &f.checkin, &f.email);
+    let runs = [
+        ("check-in, c=8 (wrk)", c.load.per_second, c.load.usage),
+        (
+            "check-in reference, c=8 (pgbench)",
+            c.reference.per_second,
+            c.reference.usage,
+        ),
+        (
+            "booking, c=8, SMTP healthy (wrk)",
+            b.healthy8.per_second,
+            b.healthy8.usage,
+        ),
+        (
+            "booking reference, c=8 (pgbench)",
+            b.reference8.per_second,
+            b.reference8.usage,
+        ),
+        (
+            "confirmation e-mails, one worker",
+            e.confirmations_per_second,
+            Some(e.confirmation_usage),
+        ),
+        (
+            "QR ticket e-mails, one worker",
+            e.tickets_per_second,
+            Some(e.ticket_usage),
+        ),
+    ];
+    for (name, rate, usage) in runs {
+        let Some(u) = usage else { continue };
+        let ms = |s: f64| s * 1000.0;
+        let p = &u.per_request;
+        out.push_str(&format!(
+            "| {name} | {rate:.0} | {:.0} % | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            u.busy * 100.0,
+            ms(p.web),
+            ms(p.worker),
+            ms(p.postgres),
+            ms(u.rest),
+            ms(p.total() + u.rest),
+        ));
+    }
+    out
+}
+
 /// Cost per reservation, the relay, two of each and the fault figures.
 fn extra_sections(f: &Figures) -> String {
     let l = &f.lifecycle;
@@ -248,6 +301,18 @@ fn extra_sections(f: &Figures) -> String {
             None => "statements not counted (pg_stat_statements not loaded)".to_owned(),
         },
     );
+    if !l.top.is_empty() {
+        out.push_str("The statements that cost PostgreSQL most in that phase (execution time, per reservation; text cut short):\n\n| statement | calls | ms |\n|---|---|---|\n");
+        for s in &l.top {
+            out.push_str(&format!(
+                "| `{}` | {:.2} | {:.3} |\n",
+                s.text.replace('|', "\\|").replace('`', "'"),
+                s.calls,
+                s.ms
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str("## A real mail relay (Postfix on loopback)\n\n");
     match &f.relay {
         Some(r) => out.push_str(&format!(
