@@ -13,6 +13,7 @@ use crate::{
 };
 
 /// What the booking phase measured.
+#[derive(Debug)]
 pub struct Booking {
     /// The performance booked (its reservations are counted afterwards).
     pub performance: Uuid,

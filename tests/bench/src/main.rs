@@ -121,12 +121,15 @@ async fn run_only(phase: &mut Phase<'_>, only: &[String]) -> anyhow::Result<()> 
     for name in only {
         eprintln!("bench: {name}");
         match name.as_str() {
+            "booking" => println!("{:#?}", booking::run(phase).await?),
             "email" => println!("{:#?}", email::run(phase).await?),
             "lifecycle" => println!("{:#?}", lifecycle::run(phase).await?),
             "relay" => println!("{:#?}", relay::run(phase).await?),
             "pair" => println!("{:#?}", pair::run(phase).await?),
             "faults" => println!("{:#?}", faults::run(phase).await?),
-            other => bail!("--only knows email, lifecycle, relay, pair and faults, not {other}"),
+            other => {
+                bail!("--only knows booking, email, lifecycle, relay, pair and faults, not {other}")
+            }
         }
     }
     Ok(())
