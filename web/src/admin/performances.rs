@@ -252,7 +252,6 @@ pub(crate) async fn new_performance_page(
     render_performance_form(&state, Nav::from(&staff), None, defaults, StatusCode::OK).await
 }
 
-/// Where a saved performance's form leads: back to it, with the "Saved" notice.
 /// The answer to a performance form: the saved performance with the "Saved" notice, or the
 /// form again with what was typed and each error next to its field.
 async fn answer_performance_form(
