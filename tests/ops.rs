@@ -7,7 +7,7 @@ use common::jobs::{CONFIRMATION_QUEUE, TICKET_QUEUE};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tests::{
-    PerformanceSpec, TestApp, eventually,
+    PerformanceSpec, TestApp, eventually, eventually_within,
     process::{self, Running},
     smtp::Mode,
 };
@@ -85,6 +85,37 @@ async fn a_5xx_reply_ends_the_job_at_once_visibly_and_a_retry_from_the_queue_pag
             .iter()
             .any(|e| e["action"] == "job.retry" && e["details"]["job_id"] == job)
     );
+}
+
+/// Transactions committed in the test's database so far (the server's statistics).
+async fn transactions(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_idle_worker_waits_for_a_notification_instead_of_fetching_in_a_loop() {
+    // No polling to speak of: a queued job can only be found through its NOTIFY.
+    let app = TestApp::spawn_with(|c| c.jobs.poll_interval = Duration::from_secs(60)).await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = transactions(&app).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = transactions(&app).await - before;
+    // Heartbeats and the database watch make a few a second; queues that woke each other
+    // with every fetch made hundreds.
+    assert!(idle < 100, "{idle} transactions in 5 idle seconds");
+    app.book(id, "woken@example.org", 1).await;
+    eventually_within(
+        Duration::from_secs(20),
+        "the confirmation e-mail, sent on the job's notification",
+        || async { (!app.smtp.messages_to("woken@example.org").is_empty()).then_some(()) },
+    )
+    .await;
 }
 
 #[tokio::test]

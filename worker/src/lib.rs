@@ -11,6 +11,7 @@ pub mod qr;
 pub mod relay;
 pub mod run_pending;
 pub mod supervise;
+pub mod wakeups;
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,12 +21,12 @@ use apalis::layers::retry::{
     backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff},
 };
 use apalis::prelude::*;
-use apalis_postgres::{Config as QueueConfig, PostgresStorage, Pubsub};
+use apalis_postgres::{Config as QueueConfig, PostgresStorage};
 use common::{config::Config, delivery::Lease, jobs::Job, metrics::Metrics};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::health::Health;
+use crate::{health::Health, wakeups::Wakeups};
 
 pub use mailer::Mailer;
 pub use run_pending::run_pending_jobs;
@@ -38,6 +39,8 @@ pub struct JobContext {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// Wakes a queue's worker when a job is queued for it (see `wakeups`).
+    pub wakeups: Wakeups,
 }
 
 /// Missed heartbeats after which a worker counts as dead (apalis's orphan recovery and our
@@ -60,6 +63,7 @@ impl JobContext {
             config: Arc::new(config),
             metrics,
             health: Arc::default(),
+            wakeups: Wakeups::default(),
         })
     }
 
@@ -139,7 +143,7 @@ macro_rules! job_worker {
             );
             // NOTIFY wakes the worker at once; the interval catches what NOTIFY misses.
             let strategy = Strategy::new()
-                .stream(Pubsub::new(ctx.db.clone(), queue.to_owned()))
+                .stream(ctx.wakeups.subscribe(queue))
                 .interval(jobs.poll_interval);
             WorkerBuilder::new(name)
                 .backend(storage.poll_with_strategy(strategy))
@@ -193,8 +197,16 @@ pub async fn run_on(
     }
     tokio::spawn(health::watch_database(ctx.clone(), until(stopped.clone())));
     tokio::spawn(housekeeping::run(ctx.clone(), until(stopped.clone())));
-    let queues = futures::future::join4(
-        supervise::supervise(
+    tokio::spawn(
+        ctx.wakeups
+            .clone()
+            .listen(ctx.db.clone(), until(stopped.clone())),
+    );
+    // Each queue on a task of its own: apalis fetches whenever its worker is polled with an
+    // empty buffer, so queues polled together (one task) woke each other with every fetch's
+    // answer and fetched in a loop, idle or not.
+    let queues = [
+        tokio::spawn(supervise::supervise(
             ctx.clone(),
             common::jobs::CONFIRMATION_QUEUE,
             stopped.clone(),
@@ -203,26 +215,28 @@ pub async fn run_on(
                 common::jobs::SendConfirmationEmail,
                 jobs::send_confirmation_email::run
             ),
-        ),
-        supervise::supervise(
+        )),
+        tokio::spawn(supervise::supervise(
             ctx.clone(),
             common::jobs::TICKET_QUEUE,
             stopped.clone(),
             job_worker!(ctx, common::jobs::SendTicket, jobs::send_ticket::run),
-        ),
-        supervise::supervise(
+        )),
+        tokio::spawn(supervise::supervise(
             ctx.clone(),
             common::jobs::WAITLIST_QUEUE,
             stopped.clone(),
             job_worker!(ctx, common::jobs::WaitlistJob, jobs::waitlist::run),
-        ),
-        supervise::supervise(
+        )),
+        tokio::spawn(supervise::supervise(
             ctx.clone(),
             common::jobs::REMINDER_QUEUE,
             stopped.clone(),
             job_worker!(ctx, common::jobs::SendReminder, jobs::reminders::run),
-        ),
-    );
+        )),
+    ];
+    let aborts: Vec<_> = queues.iter().map(|q| q.abort_handle()).collect();
+    let queues = futures::future::join_all(queues);
     tokio::pin!(queues);
     // In-flight jobs get this long to finish once shutdown starts.
     let grace = async {
@@ -231,7 +245,10 @@ pub async fn run_on(
     };
     tokio::select! {
         _ = &mut queues => {}
-        () = grace => tracing::warn!("in-flight jobs did not finish in time; stopping anyway"),
+        () = grace => {
+            tracing::warn!("in-flight jobs did not finish in time; stopping anyway");
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Each queue's apalis worker runs under a supervisor of ours. A backend error (the database
 //! went away mid-fetch, mid-heartbeat or mid-acknowledgement) ends that worker's run and
 //! nothing else: the supervisor marks the queue down, hands the jobs the ended run had taken back
-//! to the queue, and starts a fresh worker (new name, new backend stream, new LISTEN connection)
+//! to the queue, and starts a fresh worker (new name, new backend stream, a new wake-up subscription)
 //! with capped exponential backoff, or at once when the database watch sees the database come
 //! back. Only shutdown ends it.
 //!
