@@ -10,6 +10,7 @@ use crate::{
 };
 
 /// Check-ins of distinct tickets at 8 connections, and the reference.
+#[derive(Debug)]
 pub struct Checkin {
     pub load: Load,
     pub reference: Load,
@@ -25,7 +26,8 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Checkin> {
     let tickets = seed_tokens(
         &sys.db.pool,
         door,
-        if phase.smoke { 100 } else { 20_000 },
+        // More than the run scans, so that every scan is of a ticket not yet checked in.
+        if phase.smoke { 100 } else { 60_000 },
         "confirmed",
         "ticket",
     )

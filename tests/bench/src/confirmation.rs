@@ -10,6 +10,7 @@ use crate::{
 };
 
 /// What the confirmation phase measured.
+#[derive(Debug)]
 pub struct Confirmation {
     pub running: Load,
     pub paused: Load,

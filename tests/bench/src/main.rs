@@ -122,13 +122,18 @@ async fn run_only(phase: &mut Phase<'_>, only: &[String]) -> anyhow::Result<()> 
         eprintln!("bench: {name}");
         match name.as_str() {
             "booking" => println!("{:#?}", booking::run(phase).await?),
+            "confirmation" => println!("{:#?}", confirmation::run(phase).await?),
+            "checkin" => println!("{:#?}", checkin::run(phase).await?),
             "email" => println!("{:#?}", email::run(phase).await?),
             "lifecycle" => println!("{:#?}", lifecycle::run(phase).await?),
             "relay" => println!("{:#?}", relay::run(phase).await?),
             "pair" => println!("{:#?}", pair::run(phase).await?),
             "faults" => println!("{:#?}", faults::run(phase).await?),
             other => {
-                bail!("--only knows booking, email, lifecycle, relay, pair and faults, not {other}")
+                bail!(
+                    "--only knows booking, confirmation, checkin, email, lifecycle, relay, pair \
+                     and faults, not {other}"
+                )
             }
         }
     }
