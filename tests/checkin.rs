@@ -67,6 +67,40 @@ async fn a_ticket_checks_in_once_with_only_what_the_door_needs() {
 }
 
 #[tokio::test]
+async fn a_check_in_does_not_wait_for_its_scanners_key_row() {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app.create_performance(soon()).await;
+    let first = app.ticket_for(id, "first@example.org", 1).await;
+    let second = app.ticket_for(id, "second@example.org", 1).await;
+    let door = app.api_key(Role::Door).await;
+    // The key is authenticated (and remembered) by a first scan.
+    let ok = app.check_in(&door, &json!({ "token": first.ticket })).await;
+    assert_eq!(ok.status(), 200);
+    // An admin's transaction holds the key's row, as a rename or revocation does.
+    let mut held = app.db.begin().await.unwrap();
+    sqlx::query("SELECT id FROM api_keys FOR UPDATE")
+        .fetch_all(&mut *held)
+        .await
+        .unwrap();
+    // Recording who scanned once locked that row (a foreign key): every scan at the door
+    // would have waited for the admin.
+    let scan = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        app.check_in(&door, &json!({ "token": second.ticket })),
+    )
+    .await
+    .expect("the check-in answered while the key's row was locked");
+    assert_eq!(scan.status(), 200);
+    held.rollback().await.unwrap();
+    let scanners: Vec<Option<uuid::Uuid>> =
+        sqlx::query_scalar("SELECT checked_in_by_api_key FROM reservations")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert!(scanners.iter().all(Option::is_some), "{scanners:?}");
+}
+
+#[tokio::test]
 async fn the_whole_ticket_url_from_the_qr_code_is_accepted() {
     let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(soon()).await;
