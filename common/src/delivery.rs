@@ -13,11 +13,13 @@
 //! live ticket.
 //!
 //! The lease is taken in one statement, which for a reservation's e-mails also reads what the
-//! e-mail shows (its [`Recipient`]), so a send costs one round trip before the e-mail is built.
+//! e-mail shows (its [`Recipient`]) and issues the tokens it carries ([`Issue`]), so a send
+//! costs one round trip before the e-mail is built, with no transaction around it.
 
 use std::time::Duration;
 
 use crate::tickets::{RECIPIENT_COLUMNS, RECIPIENT_JOINS, Recipient};
+use crate::token::{TokenHash, TokenPurpose};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
@@ -197,19 +199,66 @@ struct LeaseRow {
     holder_alive: Option<bool>,
 }
 
+/// Tokens that the lease's statement issues for a reservation's e-mail, only when it takes the
+/// lease: the tokens and the lease commit together, under the reservation's row lock (a
+/// cancellation that follows revokes them too), in the one round trip.
+#[derive(Default)]
+pub struct Issue {
+    /// The reservation's live tokens of these purposes are revoked first (a new ticket).
+    pub revoke: Vec<TokenPurpose>,
+    pub tokens: Vec<NewToken>,
+}
+
+/// One token to issue: what it is for, its hash (the raw token goes in the e-mail) and when it
+/// expires.
+pub struct NewToken {
+    pub purpose: TokenPurpose,
+    pub hash: TokenHash,
+    pub expires: Expires,
+}
+
+/// When an issued token expires.
+#[derive(Debug, Clone, Copy)]
+pub enum Expires {
+    Never,
+    After(Duration),
+    /// When the performance's check-in window closes: a ticket's life.
+    WhenCheckinCloses,
+}
+
 /// Takes the lease on `email` of a reservation (or waiting-list entry) for `holder`, and for a
-/// reservation's e-mail reads what it shows, in one statement, in the caller's transaction (the
-/// row stays locked until it ends, so a token issued in the same transaction and the lease go
-/// together).
+/// reservation's e-mail reads what it shows and issues `issue`'s tokens, in one statement. Run
+/// it in a transaction of the caller's when the e-mail's own statements must commit with the
+/// lease (the row stays locked until it ends).
 pub async fn claim(
     conn: &mut PgConnection,
     id: Uuid,
     email: Email,
     holder: &str,
     lease: Lease,
+    issue: Option<&Issue>,
 ) -> Result<Claim, sqlx::Error> {
     let shape = email.shape();
     let reads_recipient = shape.recipient();
+    // The tokens' expiry reads the recipient's `checkin_closes_at`: reservations only.
+    let issue = issue.filter(|_| reads_recipient.is_some());
+    let issued = if issue.is_some() {
+        ",
+         revoked AS (
+            UPDATE reservation_tokens SET revoked_at = now()
+             WHERE reservation_id IN (SELECT id FROM taken) AND purpose = ANY($5)
+               AND revoked_at IS NULL),
+         issued AS (
+            INSERT INTO reservation_tokens (id, reservation_id, purpose, token_hash, expires_at)
+            SELECT gen_random_uuid(), taken.id, n.purpose, n.token_hash,
+                   CASE WHEN n.until_checkin_closes THEN cur.checkin_closes_at
+                        ELSE now() + make_interval(secs => n.valid_secs) END
+              FROM taken, cur,
+                   unnest($6::text[], $7::bytea[], $8::bool[], $9::float8[])
+                       AS n(purpose, token_hash, until_checkin_closes, valid_secs))"
+    } else {
+        ""
+    };
     let (recipient_columns, recipient_joins) = reads_recipient
         .map(|(columns, joins)| (format!(", {columns}"), joins))
         .unwrap_or_default();
@@ -241,13 +290,43 @@ pub async fn claim(
             UPDATE {table} t SET {send_by} = $4, {started_at} = now()
               FROM cur
              WHERE t.id = cur.id AND cur.wanted AND NOT cur.sent AND cur.addressable
-               AND (cur.holder IS NULL OR cur.holder = $4 OR cur.holder_alive IS NOT TRUE))
+               AND (cur.holder IS NULL OR cur.holder = $4 OR cur.holder_alive IS NOT TRUE)
+            RETURNING t.id){issued}
          SELECT * FROM cur"
     )))
     .bind(id)
     .bind(lease.stale_after.as_secs_f64())
     .bind(lease.lease_for.as_secs_f64())
-    .bind(holder)
+    .bind(holder);
+    let row = match issue {
+        Some(issue) => {
+            let tokens = &issue.tokens;
+            row.bind(&issue.revoke)
+                .bind(tokens.iter().map(|t| t.purpose).collect::<Vec<_>>())
+                .bind(
+                    tokens
+                        .iter()
+                        .map(|t| t.hash.as_bytes().to_vec())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    tokens
+                        .iter()
+                        .map(|t| matches!(t.expires, Expires::WhenCheckinCloses))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    tokens
+                        .iter()
+                        .map(|t| match t.expires {
+                            Expires::After(d) => Some(d.as_secs_f64()),
+                            Expires::Never | Expires::WhenCheckinCloses => None,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+        }
+        None => row,
+    }
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {

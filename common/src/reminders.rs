@@ -14,8 +14,6 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::jobs::{self, Job, SendReminder};
-use crate::short_code::ShortCode;
-use crate::token::{self, RawToken, TokenPurpose};
 
 /// Schedules the reminder of a reservation that was just confirmed, in the caller's
 /// transaction; nothing when reminders are off or the performance has started.
@@ -68,29 +66,6 @@ pub async fn reschedule(
     let job = SendReminder { reservation_id };
     let key = format!("{}:{}", job.idempotency_key(), at.timestamp_millis());
     jobs::enqueue_at(conn, &job, max_attempts, at, key).await
-}
-
-/// An additional ticket token (valid until `valid_until`), its short code, and a cancel token
-/// for a reservation; earlier ones stay valid.
-pub async fn issue_reminder_tokens(
-    conn: &mut PgConnection,
-    reservation_id: Uuid,
-    valid_until: DateTime<Utc>,
-) -> Result<(RawToken, RawToken), sqlx::Error> {
-    let ttl = (valid_until - Utc::now()).to_std().unwrap_or_default();
-    let ticket = token::insert_token(conn, reservation_id, TokenPurpose::Ticket, Some(ttl)).await?;
-    let cancel = token::insert_token(conn, reservation_id, TokenPurpose::Cancel, None).await?;
-    // The short code printed beside this QR code: revoked with the ticket, like the first one's.
-    sqlx::query(
-        "INSERT INTO reservation_tokens (id, reservation_id, purpose, token_hash, expires_at)
-         VALUES (gen_random_uuid(), $1, 'short_code', $2, $3)",
-    )
-    .bind(reservation_id)
-    .bind(ShortCode::for_ticket(ticket.expose()).hash().as_bytes())
-    .bind(valid_until)
-    .execute(conn)
-    .await?;
-    Ok((ticket, cancel))
 }
 
 /// What a calendar file shows: what the visitor sees in the e-mail, nothing personal.

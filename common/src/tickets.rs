@@ -11,6 +11,7 @@ use sqlx::{FromRow, PgConnection};
 
 use uuid::Uuid;
 
+use crate::delivery::{Expires, Issue, NewToken};
 use crate::short_code::ShortCode;
 use crate::token::{self, RawToken, TokenHash, TokenPurpose};
 
@@ -68,32 +69,44 @@ pub async fn find_recipient(
     .await
 }
 
-/// Fresh ticket and cancel tokens and the ticket's short code, in one statement; any earlier
-/// ones of this reservation are revoked, so a retried job or a re-sent ticket leaves exactly one
-/// valid ticket. The short code is [`ShortCode::for_ticket`] of the returned ticket token.
-pub async fn issue_ticket_tokens(
-    conn: &mut PgConnection,
-    reservation_id: Uuid,
-    valid_until: DateTime<Utc>,
-) -> Result<(RawToken, RawToken), sqlx::Error> {
+/// Fresh ticket and cancel tokens and the ticket's short code ([`ShortCode::for_ticket`] of
+/// the ticket token), for the e-mail's lease statement to issue (`delivery::Issue`): the
+/// ticket and its short code expire when the check-in window closes. With `replace`, the
+/// reservation's earlier ones are revoked, so a retried job or a re-sent ticket leaves exactly
+/// one valid ticket; without it (the reminder's), they stay valid beside it.
+pub fn ticket_tokens(replace: bool) -> (RawToken, RawToken, Issue) {
     let ticket = RawToken::generate();
     let cancel = RawToken::generate();
-    sqlx::query(
-        "WITH revoked AS (UPDATE reservation_tokens SET revoked_at = now()
-                           WHERE reservation_id = $1 AND purpose IN ('ticket', 'cancel', 'short_code')
-                             AND revoked_at IS NULL)
-         INSERT INTO reservation_tokens (id, reservation_id, purpose, token_hash, expires_at)
-         VALUES (gen_random_uuid(), $1, 'ticket', $2, $3), (gen_random_uuid(), $1, 'cancel', $4, NULL),
-                (gen_random_uuid(), $1, 'short_code', $5, $3)",
-    )
-    .bind(reservation_id)
-    .bind(ticket.hash().as_bytes())
-    .bind(valid_until)
-    .bind(cancel.hash().as_bytes())
-    .bind(ShortCode::for_ticket(ticket.expose()).hash().as_bytes())
-    .execute(conn)
-    .await?;
-    Ok((ticket, cancel))
+    let token = |purpose, hash, expires| NewToken {
+        purpose,
+        hash,
+        expires,
+    };
+    let issue = Issue {
+        revoke: if replace {
+            vec![
+                TokenPurpose::Ticket,
+                TokenPurpose::Cancel,
+                TokenPurpose::ShortCode,
+            ]
+        } else {
+            Vec::new()
+        },
+        tokens: vec![
+            token(
+                TokenPurpose::Ticket,
+                ticket.hash(),
+                Expires::WhenCheckinCloses,
+            ),
+            token(TokenPurpose::Cancel, cancel.hash(), Expires::Never),
+            token(
+                TokenPurpose::ShortCode,
+                ShortCode::for_ticket(ticket.expose()).hash(),
+                Expires::WhenCheckinCloses,
+            ),
+        ],
+    };
+    (ticket, cancel, issue)
 }
 
 /// Starts a new ticket generation (an admin re-sending a ticket): the ticket job runs again,

@@ -111,30 +111,6 @@ pub struct StoredToken {
     pub expired: bool,
 }
 
-/// Creates a token for a reservation and returns the raw value, which is never stored.
-/// `ttl = None` means the token does not expire by time.
-pub async fn insert_token(
-    conn: &mut sqlx::PgConnection,
-    reservation_id: uuid::Uuid,
-    purpose: TokenPurpose,
-    ttl: Option<std::time::Duration>,
-) -> Result<RawToken, sqlx::Error> {
-    let raw = RawToken::generate();
-    let ttl_seconds = ttl.map(|d| d.as_secs_f64());
-    sqlx::query(
-        "INSERT INTO reservation_tokens (id, reservation_id, purpose, token_hash, expires_at)
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(reservation_id)
-    .bind(purpose)
-    .bind(raw.hash().as_bytes())
-    .bind(ttl_seconds)
-    .execute(conn)
-    .await?;
-    Ok(raw)
-}
-
 /// Looks a presented token up by hash; a token of another purpose is not found.
 pub async fn find_token(
     conn: &mut sqlx::PgConnection,

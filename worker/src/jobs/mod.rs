@@ -14,7 +14,7 @@ use common::{
     delivery::{self, Claim},
     tickets::Recipient,
 };
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction, pool::PoolConnection};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -48,14 +48,19 @@ const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 /// Sends one e-mail of a reservation (or waiting-list entry), at least once and at most once as
 /// far as the database can tell (see `common::delivery`): waits while another live worker sends
 /// it, builds it with `build` from what the lease's statement read (the [`Recipient`] of a
-/// reservation's e-mail; `None` for a waiting-list entry's), in the transaction that takes the
-/// lease (so that a token and the lease commit together; `build` returns `None` when there is
-/// nothing to send), sends it, and records it. Returns whether this call sent it.
+/// reservation's e-mail; `None` for a waiting-list entry's), sends it, and records it. Returns
+/// whether this call sent it.
+///
+/// A reservation's e-mail passes the tokens it carries as `issue`: the lease's statement issues
+/// them, and `build` needs no database. Without `issue` (a waiting-list entry's e-mail, which
+/// issues its own tokens), `build` runs in the transaction that takes the lease, so that its
+/// tokens and the lease commit together; it returns `None` when there is nothing to send.
 pub async fn deliver(
     ctx: &JobContext,
     reservation_id: Uuid,
     kind: delivery::Email,
     holder: &str,
+    issue: Option<delivery::Issue>,
     build: impl AsyncFnOnce(
         &mut PgConnection,
         i32,
@@ -73,8 +78,20 @@ pub async fn deliver(
     let lease = ctx.delivery_lease();
     let waiting_since = Instant::now();
     let (email, generation, resumed) = loop {
-        let mut tx = ctx.db.begin().await?;
-        match delivery::claim(&mut tx, reservation_id, kind, holder, lease).await? {
+        let mut conn = match issue {
+            Some(_) => LeaseConnection::Alone(ctx.db.acquire().await?),
+            None => LeaseConnection::InTransaction(ctx.db.begin().await?),
+        };
+        match delivery::claim(
+            &mut conn,
+            reservation_id,
+            kind,
+            holder,
+            lease,
+            issue.as_ref(),
+        )
+        .await?
+        {
             Claim::NotNeeded => {
                 tracing::info!("e-mail not needed any more");
                 return Ok(false);
@@ -85,7 +102,7 @@ pub async fn deliver(
             }
             Claim::Gone => return Err(JobError::Permanent(anyhow!("not found"))),
             Claim::Busy if waiting_since.elapsed() < lease.lease_for => {
-                drop(tx);
+                drop(conn);
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Claim::Busy => {
@@ -98,11 +115,19 @@ pub async fn deliver(
                 resumed,
                 recipient,
             } => {
-                let Some(email) = build(&mut tx, generation, recipient.map(|r| *r)).await? else {
-                    return Ok(false);
-                };
-                tx.commit().await?;
-                break (email, generation, resumed);
+                let built = build(&mut *conn, generation, recipient.map(|r| *r)).await;
+                match (built, conn) {
+                    (Ok(Some(email)), conn) => {
+                        conn.commit().await?;
+                        break (email, generation, resumed);
+                    }
+                    // A transaction's lease ends with it; a lease taken alone is handed back.
+                    (built, LeaseConnection::Alone(mut conn)) => {
+                        let _ = delivery::release(&mut conn, reservation_id, kind, holder).await;
+                        return built.map(|_| false);
+                    }
+                    (built, LeaseConnection::InTransaction(_)) => return built.map(|_| false),
+                }
             }
         }
     };
@@ -127,6 +152,41 @@ pub async fn deliver(
         tracing::info!("e-mail sent, but superseded meanwhile; the newer one follows");
     }
     Ok(true)
+}
+
+/// Where [`deliver`] takes a lease: a connection of its own (the lease's statement commits by
+/// itself), or a transaction that the e-mail's own statements join.
+enum LeaseConnection {
+    Alone(PoolConnection<Postgres>),
+    InTransaction(Transaction<'static, Postgres>),
+}
+
+impl LeaseConnection {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            LeaseConnection::Alone(_) => Ok(()),
+            LeaseConnection::InTransaction(tx) => tx.commit().await,
+        }
+    }
+}
+
+impl std::ops::Deref for LeaseConnection {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            LeaseConnection::Alone(c) => c,
+            LeaseConnection::InTransaction(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for LeaseConnection {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            LeaseConnection::Alone(c) => c,
+            LeaseConnection::InTransaction(tx) => tx,
+        }
+    }
 }
 
 /// The [`Recipient`] that [`deliver`] read for a reservation's e-mail.

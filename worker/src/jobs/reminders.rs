@@ -118,20 +118,21 @@ pub(crate) async fn send(
     }
     let base = &ctx.config.public_base_url;
     let tz = ctx.config.locale.timezone;
+    // An additional ticket: the first one stays valid.
+    let (ticket, cancel, issue) = tickets::ticket_tokens(false);
     let sent = deliver(
         ctx,
         reservation_id,
         delivery::Email::Reminder,
         holder,
-        async |conn: &mut PgConnection, _generation, r: Option<Recipient>| {
+        Some(issue),
+        async |_: &mut PgConnection, _generation, r: Option<Recipient>| {
             // What the e-mail shows, read again under the lease.
             let r = leased_recipient(r)?;
             let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
                 return Ok(None);
             };
             let lang = r.language();
-            let (ticket, cancel) =
-                reminders::issue_reminder_tokens(conn, reservation_id, r.checkin_closes_at).await?;
             let ticket_url = format!("{base}/t/{}", ticket.expose());
             let png = qr::png(&ticket_url).map_err(JobError::Permanent)?;
             let m = ReminderMail {

@@ -8,7 +8,7 @@ use common::{
     jobs::SendConfirmationEmail,
     locale::Language,
     tickets::Recipient,
-    token::{self, TokenPurpose},
+    token::{RawToken, TokenPurpose},
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -64,19 +64,27 @@ pub(crate) async fn send(
     let ttl = ctx.config.booking.confirmation_ttl;
     let base = &ctx.config.public_base_url;
     let tz = ctx.config.locale.timezone;
+    let raw = RawToken::generate();
+    let issue = delivery::Issue {
+        revoke: Vec::new(),
+        tokens: vec![delivery::NewToken {
+            purpose: TokenPurpose::Confirm,
+            hash: raw.hash(),
+            expires: delivery::Expires::After(ttl),
+        }],
+    };
     deliver(
         ctx,
         reservation_id,
         delivery::Email::Confirmation,
         holder,
-        async |conn: &mut PgConnection, _generation, r: Option<Recipient>| {
+        Some(issue),
+        async |_: &mut PgConnection, _generation, r: Option<Recipient>| {
             let r = leased_recipient(r)?;
             // The visitor's free-text name stays out: anyone can book in any address's name.
             let Some(to) = r.email.clone() else {
                 return Ok(None);
             };
-            let raw =
-                token::insert_token(conn, reservation_id, TokenPurpose::Confirm, Some(ttl)).await?;
             let link = format!("{base}/reservations/confirm?token={}", raw.expose());
             let lang = r.language();
             let intro = about_reservation("email-confirm-intro", &r, tz);

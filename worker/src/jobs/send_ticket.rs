@@ -73,19 +73,19 @@ pub(crate) async fn send(
 ) -> Result<(), JobError> {
     let base = &ctx.config.public_base_url;
     let tz = ctx.config.locale.timezone;
+    // Revokes the tokens of earlier generations: the newest e-mail holds the live ticket.
+    let (ticket, cancel, issue) = tickets::ticket_tokens(true);
     deliver(
         ctx,
         reservation_id,
         delivery::Email::Ticket,
         holder,
-        async |conn: &mut PgConnection, _generation, r: Option<Recipient>| {
+        Some(issue),
+        async |_: &mut PgConnection, _generation, r: Option<Recipient>| {
             let r = leased_recipient(r)?;
             let (Some(to), Some(name)) = (r.email.clone(), r.name.clone()) else {
                 return Ok(None);
             };
-            // Revokes the tokens of earlier generations: the newest e-mail holds the live ticket.
-            let (ticket, cancel) =
-                tickets::issue_ticket_tokens(conn, reservation_id, r.checkin_closes_at).await?;
             let ticket_url = format!("{base}/t/{}", ticket.expose());
             let cancel_url = format!("{base}/reservations/cancel?token={}", cancel.expose());
             let short_code = ShortCode::for_ticket(ticket.expose()).grouped();

@@ -159,6 +159,7 @@ async fn send(
         entry_id,
         kind,
         holder,
+        None,
         async |conn: &mut PgConnection, _generation, _recipient| {
             let leave =
                 waitlist::insert_token(conn, entry_id, WaitlistTokenPurpose::Leave, None).await?;
