@@ -30,6 +30,9 @@ pub struct Pair {
     pub sent_twice: usize,
     /// Reservations that got none.
     pub lost: usize,
+    /// The answers other than 202 in nginx's access log, as `status (upstream status)` and
+    /// how many (wrk counts them but does not say what they were).
+    pub other_answers: Vec<(String, usize)>,
 }
 
 pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Pair> {
@@ -86,6 +89,20 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Pair> {
         .iter()
         .filter(|(id,)| !per_reservation.contains_key(&id.to_string()))
         .count();
+    let mut other: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in nginx.log("access.log").lines() {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if entry["status"] != 202 {
+            *other
+                .entry(format!(
+                    "{} ({})",
+                    entry["status"], entry["upstream_status"]
+                ))
+                .or_default() += 1;
+        }
+    }
     for p in processes {
         p.terminate(Duration::from_secs(10));
     }
@@ -98,6 +115,7 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Pair> {
         booked: booked.len() as i64,
         messages: messages.len(),
         sent_twice,
+        other_answers: other.into_iter().collect(),
         lost,
     })
 }

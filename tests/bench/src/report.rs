@@ -323,8 +323,21 @@ fn extra_sections(f: &Figures) -> String {
     }
     let p = &f.pair;
     out.push_str(&format!(
-        "## Two of each\n\nTwo web processes behind nginx (its production template; the upstream name resolves to both), two workers, bookings at c=32 for the load phase's length: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} non-2xx; {} bookings, {} confirmation e-mails, {} reservations without one, {} with more than one\n\n",
-        p.load.per_second, p.load.p50_ms, p.load.p99_ms, p.load.non_2xx, p.booked, p.messages, p.lost, p.sent_twice,
+        "## Two of each\n\nTwo web processes behind nginx (its production template; the upstream name resolves to both), two workers, bookings at c=32 for the load phase's length: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} non-2xx{}; {} bookings, {} confirmation e-mails, {} reservations without one, {} with more than one\n\n",
+        p.load.per_second, p.load.p50_ms, p.load.p99_ms, p.load.non_2xx,
+        if p.other_answers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (nginx's access log, status (upstream status): {})",
+                p.other_answers
+                    .iter()
+                    .map(|(status, n)| format!("{status} × {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        p.booked, p.messages, p.lost, p.sent_twice,
     ));
     let x = &f.faults;
     out.push_str(&format!(
