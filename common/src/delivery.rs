@@ -240,8 +240,13 @@ pub async fn claim(
 ) -> Result<Claim, sqlx::Error> {
     let shape = email.shape();
     let reads_recipient = shape.recipient();
-    // The tokens' expiry reads the recipient's `checkin_closes_at`: reservations only.
-    let issue = issue.filter(|_| reads_recipient.is_some());
+    // The tokens' expiry reads the recipient's `checkin_closes_at`: reservations only (a
+    // waiting-list entry's e-mail issues its own tokens in the caller's transaction).
+    if issue.is_some() && reads_recipient.is_none() {
+        return Err(sqlx::Error::InvalidArgument(format!(
+            "{email:?}: only a reservation's e-mail issues tokens with its lease"
+        )));
+    }
     let issued = if issue.is_some() {
         ",
          revoked AS (

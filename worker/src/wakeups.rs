@@ -2,12 +2,12 @@
 //! job is for.
 //!
 //! apalis's own `Pubsub` opens one listener per queue, and each of them receives every queue's
-//! notifications. A notification for another queue is skipped, but the worker task has been
-//! woken all the same, and apalis fetches whenever its worker task is polled with an empty
-//! buffer. So every queued job cost one `apalis.get_jobs` per queue, mostly empty ones: the
-//! benchmark counted about six fetches per e-mail, the costliest statement of the e-mail path.
-//! Here one task reads the notifications and wakes the one queue they name; wake-ups that
-//! arrive while the queue has not yet fetched are merged into one.
+//! notifications: a notification for another queue is skipped, but its worker has been woken
+//! all the same, and apalis fetches whenever its worker is polled with an empty buffer. Here
+//! one task reads the notifications and wakes the one queue they name (one connection instead
+//! of one per queue); wake-ups that arrive while the queue has not yet fetched are merged into
+//! one. (The fetch loop the benchmark found, about six fetches per e-mail, came mostly from the
+//! queues sharing one task; see `run_on`.)
 
 use std::{
     collections::HashMap,
