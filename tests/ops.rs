@@ -119,6 +119,65 @@ async fn an_idle_worker_waits_for_a_notification_instead_of_fetching_in_a_loop()
 }
 
 #[tokio::test]
+async fn taking_a_job_does_not_lock_its_workers_row() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    eventually("the worker's queues registered", || async {
+        let workers: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.workers")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        (workers > 0).then_some(())
+    })
+    .await;
+    // Another transaction holds every worker's row, as a heartbeat stuck on a slow disk does.
+    let mut held = app.db.begin().await.unwrap();
+    sqlx::query("SELECT id FROM apalis.workers FOR UPDATE")
+        .fetch_all(&mut *held)
+        .await
+        .unwrap();
+    app.book(id, "unlocked@example.org", 1).await;
+    // apalis's foreign key from a job's lock_by to its worker made every fetch lock that row
+    // (FOR KEY SHARE), so no job could be taken until the holder ended.
+    eventually_within(
+        Duration::from_secs(20),
+        "the confirmation e-mail, while the worker's row was held",
+        || async { (!app.smtp.messages_to("unlocked@example.org").is_empty()).then_some(()) },
+    )
+    .await;
+    held.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_job_table_has_no_index_twice_and_its_fetch_keeps_its_plan() {
+    let app = TestApp::spawn_without_worker().await;
+    // Each job is written three times and none of its updates is HOT: every index costs an
+    // entry per write, so a copy of another index is pure cost.
+    let twice: Vec<String> = sqlx::query_scalar(
+        "SELECT string_agg(indexrelid::regclass::text, ' = ')
+           FROM pg_index
+          WHERE indrelid = 'apalis.jobs'::regclass
+          GROUP BY indkey::text, indclass::text, coalesce(pg_get_expr(indexprs, indrelid), ''),
+                   coalesce(pg_get_expr(indpred, indrelid), '')
+         HAVING count(*) > 1",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert!(twice.is_empty(), "indexes that repeat another: {twice:?}");
+    // A LANGUAGE sql function that updates is planned again at every call; PL/pgSQL keeps
+    // the plan for the connection.
+    let language: String = sqlx::query_scalar(
+        "SELECT l.lanname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+          WHERE p.oid = 'apalis.get_jobs(text, text, integer)'::regprocedure",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(language, "plpgsql");
+}
+
+#[tokio::test]
 async fn a_killed_job_stays_killed() {
     let app = TestApp::spawn_with(|c| {
         c.jobs.max_attempts = 2;
