@@ -73,6 +73,27 @@ async fn a_valid_booking_is_accepted_as_pending_with_its_email_job_in_the_same_t
 }
 
 #[tokio::test]
+async fn a_booking_does_not_wait_for_a_confirmation_holding_its_performance() {
+    let app = TestApp::spawn_without_worker().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    // A confirmation (or an offer, a cancellation, a staff edit) holds the performance row
+    // for the rest of its transaction.
+    let mut held = app.db.begin().await.unwrap();
+    common::catalogue::lock_performance(&mut held, id)
+        .await
+        .unwrap()
+        .expect("the performance exists");
+    // A booking's insert checks its performance exists (a foreign key, FOR KEY SHARE): under
+    // a FOR UPDATE lock every booking queued behind every confirmation.
+    let booked = tokio::time::timeout(Duration::from_secs(5), app.post_reservation(id, &valid()))
+        .await
+        .expect("the booking answered while a confirmation held the performance");
+    assert_eq!(booked.status(), 202);
+    held.rollback().await.unwrap();
+    assert_eq!(app.row_counts().await, (1, 1));
+}
+
+#[tokio::test]
 async fn every_invalid_field_is_refused_with_422_and_changes_nothing() {
     let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(PerformanceSpec::default()).await;

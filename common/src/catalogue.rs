@@ -166,13 +166,15 @@ pub async fn find_performance(
 
 /// Locks the performance row for the rest of the transaction, then reads its seat figures.
 /// Every change to the confirmed seat count happens under this lock, so a recount inside the
-/// transaction is exact.
+/// transaction is exact. The lock is `FOR NO KEY UPDATE`: it excludes every other seat change
+/// and every update of the performance, but not the foreign-key check of a booking's insert
+/// (`FOR KEY SHARE`), so bookings do not queue behind confirmations.
 pub async fn lock_performance(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<Performance>, sqlx::Error> {
     let locked: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM performances WHERE id = $1 FOR UPDATE")
+        sqlx::query_scalar("SELECT id FROM performances WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
