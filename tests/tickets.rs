@@ -17,6 +17,60 @@ pub fn decode_qr(png: &[u8]) -> String {
     content
 }
 
+/// Reads the QR code of an SVG made of one-module squares (`M{x},{y}h1v1h-1`, as the ticket
+/// page draws it) by painting it eight pixels a module.
+fn decode_svg_qr(svg: &str) -> String {
+    let side: u32 = svg
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a square viewBox");
+    let mut image = image::GrayImage::from_pixel(side * 8, side * 8, image::Luma([255]));
+    for square in svg.split('M').skip(1) {
+        let Some((at, _)) = square.split_once("h1v1h-1") else {
+            continue;
+        };
+        let (x, y) = at.split_once(',').expect("x,y");
+        let (x, y): (u32, u32) = (x.parse().unwrap(), y.parse().unwrap());
+        for py in y * 8..y * 8 + 8 {
+            for px in x * 8..x * 8 + 8 {
+                image.put_pixel(px, py, image::Luma([0]));
+            }
+        }
+    }
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    grids[0].decode().expect("decodable QR code").1
+}
+
+#[tokio::test]
+async fn the_ticket_page_shows_the_qr_code_of_the_ticket_url() {
+    use base64::Engine;
+    let app = TestApp::spawn_without_worker().await;
+    let id = app.create_performance(soon()).await;
+    let t = app.ticket_for(id, "page@example.org", 1).await;
+    let url = format!("{}/t/{}", app.config.public_base_url, t.ticket);
+
+    let page = app
+        .get(&format!("/t/{}", t.ticket))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let encoded = page
+        .split("src=\"data:image/svg+xml;base64,")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page shows the QR code as an SVG");
+    let svg = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    assert_eq!(decode_svg_qr(&String::from_utf8(svg).unwrap()), url);
+    assert_eq!(decode_qr(&t.mail.png_parts()[0]), url, "the e-mail's too");
+}
+
 #[tokio::test]
 async fn the_ticket_email_carries_a_qr_code_of_the_ticket_url_only_and_a_cancel_link() {
     let app = TestApp::spawn_without_worker().await;

@@ -10,7 +10,10 @@ use axum::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use qrcode::{EcLevel, QrCode, render::svg};
+use fast_qr::{
+    ECL, QRBuilder,
+    convert::{Builder, svg::SvgBuilder},
+};
 
 use common::{
     booking::ReservationStatus,
@@ -53,12 +56,9 @@ fn can_check_in(ticket: &TicketView) -> bool {
 
 /// The QR code of the ticket URL as an `<img>` source, the same code the e-mail carries.
 fn qr_data_url(text: &str) -> Option<String> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
-    let svg = code
-        .render::<svg::Color>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build();
+    let code = QRBuilder::new(text.as_bytes()).ecl(ECL::M).build().ok()?;
+    // A quiet zone of four modules; the page's <img> sets the size.
+    let svg = SvgBuilder::default().margin(4).to_str(&code);
     Some(format!(
         "data:image/svg+xml;base64,{}",
         STANDARD.encode(svg)
