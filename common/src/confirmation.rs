@@ -1,6 +1,9 @@
 //! Confirmation: the visitor follows the e-mailed link and presses the button. In one
-//! transaction we lock the performance row, recount confirmed seats, confirm or refuse, spend
-//! the token and queue the ticket e-mail. Repeating a successful confirmation is harmless.
+//! transaction we lock the performance row, recount confirmed seats, then confirm or refuse;
+//! confirming spends the token and queues the ticket e-mail and the reminder in one statement.
+//! Repeating a successful confirmation is harmless.
+
+use std::time::Duration;
 
 use crate::booking::ReservationStatus;
 use chrono::Utc;
@@ -8,7 +11,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::catalogue::{self, BookingStatus};
-use crate::jobs::{self, SendTicket};
+use crate::jobs::{NewJob, SendReminder, SendTicket};
+use crate::reminders;
 use crate::token::{self, TokenHash};
 
 /// Why a confirmation did not happen; each variant is one of the contract's answers.
@@ -35,12 +39,14 @@ pub enum Confirmed {
     Already(Uuid),
 }
 
-/// Confirms the reservation a confirmation token belongs to. Run inside a transaction:
+/// Confirms the reservation a confirmation token belongs to, and queues its ticket e-mail and
+/// (`remind_before` the start, when reminders are on) its reminder. Run inside a transaction:
 /// the performance row stays locked until the caller commits.
 pub async fn confirm_reservation(
     conn: &mut PgConnection,
     presented: &str,
-    ticket_job_attempts: usize,
+    job_attempts: usize,
+    remind_before: Option<Duration>,
     request_id: Option<Uuid>,
 ) -> Result<Confirmed, ConfirmationError> {
     let hash = TokenHash::parse(presented).ok_or(ConfirmationError::InvalidToken)?;
@@ -82,13 +88,46 @@ pub async fn confirm_reservation(
     if i64::from(token.party_size) > performance.seats_available() {
         return Err(ConfirmationError::InsufficientCapacity);
     }
-    let confirmed: Option<Uuid> = sqlx::query_scalar(
-        "WITH spent AS (UPDATE reservation_tokens SET used_at = now() WHERE id = $2 AND used_at IS NULL)
-         UPDATE reservations SET status = 'confirmed', confirmed_at = now()
-          WHERE id = $1 AND status = 'pending' RETURNING id",
-    )
-    .bind(token.reservation_id)
+    let reservation_id = token.reservation_id;
+    let ticket = NewJob::of(
+        &SendTicket {
+            reservation_id,
+            request_id,
+        },
+        job_attempts,
+    )?;
+    let reminder = remind_before
+        .and_then(|before| reminders::due_at(performance.starts_at, before, Utc::now()))
+        .map(|at| NewJob::of(&SendReminder { reservation_id }, job_attempts).map(|j| (j, at)))
+        .transpose()?;
+    let (reminder, remind_at) = reminder.unzip();
+    let confirmed: Option<Uuid> = sqlx::query_scalar(concat!(
+        "WITH spent AS (UPDATE reservation_tokens SET used_at = now() WHERE id = $2 AND used_at IS NULL),
+         confirmed AS (
+            UPDATE reservations SET status = 'confirmed', confirmed_at = now()
+             WHERE id = $1 AND status = 'pending' RETURNING id),
+         ticket AS (",
+        crate::insert_job_columns!(),
+        " SELECT $3, $4, $5, 'Pending', 0, $6, now(), 0, ''::hstore, $7 FROM confirmed),
+         reminder AS (",
+        crate::insert_job_columns!(),
+        " SELECT $8, $9, $10, 'Pending', 0, $11, COALESCE($12, now()), 0, ''::hstore, $13
+              FROM confirmed WHERE $8::text IS NOT NULL)
+         SELECT id FROM confirmed"
+    ))
+    .bind(reservation_id)
     .bind(token.id)
+    .bind(&ticket.id)
+    .bind(ticket.queue)
+    .bind(&ticket.payload)
+    .bind(ticket.max_attempts)
+    .bind(&ticket.idempotency_key)
+    .bind(reminder.as_ref().map(|j| &j.id))
+    .bind(reminder.as_ref().map(|j| j.queue))
+    .bind(reminder.as_ref().map(|j| &j.payload))
+    .bind(reminder.as_ref().map(|j| j.max_attempts))
+    .bind(remind_at.and_then(crate::jobs::stored_run_at))
+    .bind(reminder.as_ref().map(|j| &j.idempotency_key))
     .fetch_optional(&mut *conn)
     .await?;
     if confirmed.is_none() {
@@ -106,16 +145,7 @@ pub async fn confirm_reservation(
             }
         };
     }
-    jobs::enqueue(
-        conn,
-        &SendTicket {
-            reservation_id: token.reservation_id,
-            request_id,
-        },
-        ticket_job_attempts,
-    )
-    .await?;
-    Ok(Confirmed::Now(token.reservation_id))
+    Ok(Confirmed::Now(reservation_id))
 }
 
 /// A confirmation token with the parts of its reservation that confirmation needs.

@@ -118,6 +118,17 @@ pub async fn enqueue_at<J: Job>(
     push(conn, job, max_attempts, idempotency_key, Some(run_at)).await
 }
 
+/// The `run_at` stored for a job scheduled for `at`, as apalis stores it: whole seconds, rounded
+/// up (a job never runs before its time). `None` for a time already reached: the job keeps the
+/// default, now, so that it is due at once rather than at the next whole second.
+pub fn stored_run_at(at: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+    if at <= chrono::Utc::now() {
+        return None;
+    }
+    let seconds = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
+    chrono::DateTime::from_timestamp(seconds, 0)
+}
+
 /// Pushes `job` on the caller's connection, so it commits or rolls back with the caller's writes.
 pub async fn enqueue<J: Job>(
     conn: &mut PgConnection,
@@ -158,12 +169,8 @@ async fn push<J: Job>(
     let mut task = TaskBuilder::new(args)
         .max_attempts(max_attempts)
         .idempotency_key(idempotency_key);
-    // A time already reached (a reminder due at once) keeps apalis's default, now, so the job
-    // is due at once rather than at the next whole second.
-    if let Some(run_at) = run_at.filter(|at| *at > chrono::Utc::now()) {
-        // Whole seconds, rounded up: a job never runs before its time.
-        let seconds = run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0);
-        task = task.run_at_timestamp(u64::try_from(seconds).unwrap_or(0));
+    if let Some(run_at) = run_at.and_then(stored_run_at) {
+        task = task.run_at_timestamp(u64::try_from(run_at.timestamp()).unwrap_or(0));
     }
     apalis_postgres::queries::push_tasks(conn, J::QUEUE, vec![task.build()])
         .await
@@ -205,5 +212,23 @@ impl NewJob {
             max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX),
             idempotency_key: job.idempotency_key(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::stored_run_at;
+
+    #[test]
+    fn a_scheduled_time_is_stored_in_whole_seconds_never_early_and_a_past_one_as_now() {
+        let later = Utc::now() + Duration::hours(1);
+        let stored = stored_run_at(later).unwrap();
+        assert_eq!(stored.timestamp_subsec_nanos(), 0);
+        assert!(stored >= later && stored - later < Duration::seconds(1));
+        let whole = stored + Duration::hours(1);
+        assert_eq!(stored_run_at(whole), Some(whole));
+        assert_eq!(stored_run_at(Utc::now() - Duration::seconds(1)), None);
     }
 }

@@ -55,13 +55,14 @@ async fn confirm(
     let result = on_own_task("confirmation", async move {
         let state = &state_for_task;
         in_transaction(&state.db, async |tx| {
-            let max_attempts = state.config.jobs.max_attempts;
-            let confirmed =
-                confirmation::confirm_reservation(tx, &token, max_attempts, request_id).await?;
-            if let Confirmed::Now(id) = confirmed {
-                crate::reminders::schedule(state, tx, id).await?;
-            }
-            Ok(confirmed)
+            Ok(confirmation::confirm_reservation(
+                tx,
+                &token,
+                state.config.jobs.max_attempts,
+                state.config.booking.reminder_before,
+                request_id,
+            )
+            .await?)
         })
         .await
     })

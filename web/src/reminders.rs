@@ -1,6 +1,7 @@
-//! Reminders on the web side: a confirmation (or a claimed offer) schedules the reservation's
-//! reminder in its own transaction, and the ticket page offers the calendar file that the
-//! ticket and reminder e-mails carry (`/t/{token}/calendar.ics`).
+//! Reminders on the web side: a claimed offer schedules the reservation's reminder in its own
+//! transaction (a confirmation queues it in its own statement, see
+//! `common::confirmation`), and the ticket page offers the calendar file that the ticket and
+//! reminder e-mails carry (`/t/{token}/calendar.ics`).
 
 use axum::{
     extract::{Path, State},
@@ -13,7 +14,8 @@ use uuid::Uuid;
 
 use crate::{pages::PageResult, state::AppState};
 
-/// Schedules the reminder of a reservation confirmed in the caller's transaction.
+/// Schedules the reminder of a reservation created by a claimed offer in the caller's
+/// transaction.
 pub async fn schedule(
     state: &AppState,
     conn: &mut PgConnection,
