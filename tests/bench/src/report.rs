@@ -286,10 +286,16 @@ fn extra_sections(f: &Figures) -> String {
     let l = &f.lifecycle;
     let per = &l.per_reservation;
     let mut out = format!(
-        "## Cost per reservation\n\n{} reservations through their whole life (booked, confirmation e-mail, confirmed, ticket e-mail), 8 clients, {:.1} s: CPU per reservation {:.2} ms = web {:.2} + worker {:.2} + PostgreSQL {:.2} ms (first measurement, before this round: {:.2} ms); {}\n\n",
+        "## Cost per reservation\n\n{} reservations through their whole life (booked, confirmation e-mail, confirmed, ticket e-mail), 8 clients, {:.1} s: CPU per reservation {:.2} ms (the median of {} rounds: {}) = web {:.2} + worker {:.2} + PostgreSQL {:.2} ms (first measurement, before this round: {:.2} ms); {}\n\n",
         l.reservations,
         l.seconds,
         per.total() * 1000.0,
+        l.rounds_ms.len(),
+        l.rounds_ms
+            .iter()
+            .map(|ms| format!("{ms:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         per.web * 1000.0,
         per.worker * 1000.0,
         per.postgres * 1000.0,
@@ -301,8 +307,14 @@ fn extra_sections(f: &Figures) -> String {
             None => "statements not counted (pg_stat_statements not loaded)".to_owned(),
         },
     );
+    if let Some((records, bytes)) = l.wal {
+        out.push_str(&format!(
+            "PostgreSQL wrote {records:.0} WAL records ({:.1} KB) per reservation in that round (`pg_stat_wal`, the whole server's).\n\n",
+            bytes / 1000.0
+        ));
+    }
     if !l.top.is_empty() {
-        out.push_str("The statements that cost PostgreSQL most in that phase (execution time, per reservation; text cut short):\n\n| statement | calls | ms |\n|---|---|---|\n");
+        out.push_str("The statements that cost PostgreSQL most in the median round (execution time, per reservation; text cut short):\n\n| statement | calls | ms |\n|---|---|---|\n");
         for s in &l.top {
             out.push_str(&format!(
                 "| `{}` | {:.2} | {:.3} |\n",
