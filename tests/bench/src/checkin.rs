@@ -36,15 +36,17 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Checkin> {
     std::fs::write(&ticket_file, tickets.join("\n"))?;
     let checkin_url = format!("{}/api/v1/checkin", sys.base);
     let ticket_path = ticket_file.to_str().context("path")?;
-    let checkin = phase.measured(|| {
-        wrk(
-            &checkin_url,
-            8,
-            secs,
-            &phase.script("tokens.lua"),
-            &[ticket_path, &sys.key],
-        )
-    })?;
+    let checkin = phase
+        .measured(|| {
+            wrk(
+                &checkin_url,
+                8,
+                secs,
+                &phase.script("tokens.lua"),
+                &[ticket_path, &sys.key],
+            )
+        })
+        .await?;
     phase.commands.push(checkin.command.clone());
     // Reference: the database alone doing what a check-in does (lock the reservation found by
     // its ticket, mark it, write the audit entry) for tickets not yet used.
@@ -72,16 +74,18 @@ pub async fn run(phase: &mut Phase<'_>) -> anyhow::Result<Checkin> {
          INSERT INTO audit_log (actor, action, details) VALUES ('bench', 'checkin', '{{}}');\nEND;\n",
         unused.max(1)
     );
-    let reference = phase.measured(|| {
-        pgbench(
-            &sys.db.url,
-            8,
-            secs,
-            &checkin_sql,
-            phase.scratch,
-            "checkin8",
-        )
-    })?;
+    let reference = phase
+        .measured(|| {
+            pgbench(
+                &sys.db.url,
+                8,
+                secs,
+                &checkin_sql,
+                phase.scratch,
+                "checkin8",
+            )
+        })
+        .await?;
     phase.commands.push(reference.command.clone());
     phase.rows.push(row(
         "check-in, distinct tickets, c=8",
