@@ -115,17 +115,16 @@ impl Phase<'_> {
         Ok(load)
     }
 
-    /// Vacuums and analyses the database, then checkpoints it, so that a run and its reference
-    /// start alike: neither pays for an autovacuum the seeding or the other run started, nor
-    /// alone for the full-page writes that follow a checkpoint. (Without it a check-in run
-    /// measured PostgreSQL at 0.46 ms per check-in and its reference, right after, at 0.24.)
+    /// Vacuums and analyses the database, so that a run and its reference start alike: neither
+    /// pays for an autovacuum that the seeding or the other run started. (Without it a check-in
+    /// run measured PostgreSQL at 0.46 ms per check-in and its reference, right after, at
+    /// 0.24.) No checkpoint: one before each run made the next seconds' first writes of every
+    /// page full-page images, and a whole core went to writing them back.
     async fn settle(&self) -> anyhow::Result<()> {
-        for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
-            sqlx::query(statement)
-                .execute(&self.sys.db.pool)
-                .await
-                .with_context(|| format!("{statement} before a measured run"))?;
-        }
+        sqlx::query("VACUUM ANALYZE")
+            .execute(&self.sys.db.pool)
+            .await
+            .context("VACUUM ANALYZE before a measured run")?;
         Ok(())
     }
 
