@@ -44,8 +44,9 @@ END;
 $$;
 
 -- 2. Two of apalis's indexes repeat others: unique_job_id is the primary key again, and lidx
---    (from its first migration) is idx_apalis_jobs_lock_by again. Every job is written three
---    times (queued, taken, done), and no update of a job can be HOT, so each copy cost an
+--    (from its first migration) is idx_apalis_jobs_lock_by again. A job row is inserted, then
+--    updated when it is fetched, (often) when it starts and when it is done, and no update of
+--    a job can be HOT (its status is in the fetch index's predicate), so each copy cost an
 --    index entry per write.
 DROP INDEX IF EXISTS apalis.unique_job_id;
 DROP INDEX IF EXISTS apalis.lidx;

@@ -151,8 +151,8 @@ async fn taking_a_job_does_not_lock_its_workers_row() {
 #[tokio::test]
 async fn the_job_table_has_no_index_twice_and_its_fetch_keeps_its_plan() {
     let app = TestApp::spawn_without_worker().await;
-    // Each job is written three times and none of its updates is HOT: every index costs an
-    // entry per write, so a copy of another index is pure cost.
+    // A job row is written up to four times and none of its updates is HOT: every index costs
+    // an entry per write, so a copy of another index is pure cost.
     let twice: Vec<String> = sqlx::query_scalar(
         "SELECT string_agg(indexrelid::regclass::text, ' = ')
            FROM pg_index
