@@ -43,12 +43,7 @@ async fn the_code_from_the_e_mail_checks_in_like_the_token_however_it_is_typed()
     let typed = format!(" {} ", code.to_lowercase().replace('-', " "));
     let door = app.api_key(Role::Door).await;
 
-    let page = app
-        .get(&format!("/t/{}", t.ticket))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.ticket_page(&t.ticket).await;
     assert!(page.contains(&code), "the ticket page shows the code");
     assert!(
         page.contains("src=\"data:image/svg+xml;base64,"),
@@ -92,12 +87,7 @@ async fn the_code_from_the_e_mail_checks_in_like_the_token_however_it_is_typed()
         (409, Some("already_checked_in")),
         "code and token are one ticket"
     );
-    let page = app
-        .get(&format!("/t/{}", t.ticket))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.ticket_page(&t.ticket).await;
     assert!(!page.contains(&code), "a used ticket shows no code");
 }
 

@@ -53,12 +53,7 @@ async fn the_ticket_page_shows_the_qr_code_of_the_ticket_url() {
     let t = app.ticket_for(id, "page@example.org", 1).await;
     let url = format!("{}/t/{}", app.config.public_base_url, t.ticket);
 
-    let page = app
-        .get(&format!("/t/{}", t.ticket))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.ticket_page(&t.ticket).await;
     let encoded = page
         .split("src=\"data:image/svg+xml;base64,")
         .nth(1)

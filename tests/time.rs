@@ -103,12 +103,7 @@ async fn a_performance_at_19_30_rome_time_shows_19_30_everywhere_in_every_season
                 "{day}: not the UTC time"
             );
         }
-        let ticket_page = app
-            .get(&format!("/t/{}", ticket.ticket))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let ticket_page = app.ticket_page(&ticket.ticket).await;
         assert!(
             ticket_page.contains("19:30"),
             "{day}: the ticket shows 19:30"

@@ -183,6 +183,15 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("GET")
     }
 
+    /// The text of the ticket page, `/t/{ticket}`.
+    pub async fn ticket_page(&self, ticket: &str) -> String {
+        self.get(&format!("/t/{ticket}"))
+            .await
+            .text()
+            .await
+            .expect("the ticket page")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
