@@ -149,6 +149,50 @@ async fn taking_a_job_does_not_lock_its_workers_row() {
 }
 
 #[tokio::test]
+async fn a_job_is_written_once_taken_and_once_done_and_is_then_held_by_no_worker() {
+    let app = TestApp::spawn().await;
+    let id = app.create_performance(PerformanceSpec::default()).await;
+    // Every write of a job row after its insert, in order, as it lands.
+    sqlx::raw_sql(
+        "CREATE TABLE job_writes (n serial, id text, status text, lock_by text);
+         CREATE FUNCTION record_job_write() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             INSERT INTO job_writes (id, status, lock_by) VALUES (NEW.id, NEW.status, NEW.lock_by);
+             RETURN NULL;
+         END $$;
+         CREATE TRIGGER record_job_write AFTER UPDATE ON apalis.jobs
+             FOR EACH ROW EXECUTE FUNCTION record_job_write();",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.book(id, "twice@example.org", 1).await;
+    app.wait_for_mail("twice@example.org", 1).await;
+    let counts = app.wait_for_jobs().await;
+    assert_eq!(counts.get("Done"), Some(&1), "{counts:?}");
+    let writes: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, lock_by FROM job_writes ORDER BY n")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    // No job update can be HOT, so each write costs the row and every index an entry: taken
+    // (by a worker) and done are all a job needs, not a third write marking it running.
+    let statuses: Vec<&str> = writes.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(statuses, ["Queued", "Done"], "{writes:?}");
+    assert!(writes[0].1.is_some(), "a taken job names its worker");
+    // apalis acknowledges a finished job by first reading every job whose `lock_by` is the
+    // worker's: left set on finished jobs, that read grew with every job the worker had done.
+    assert_eq!(writes[1].1, None, "a finished job is held by no worker");
+    let still_held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM apalis.jobs WHERE lock_by IS NOT NULL AND status NOT IN ('Queued', 'Running')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(still_held, 0);
+}
+
+#[tokio::test]
 async fn the_job_table_has_no_index_twice_and_its_fetch_keeps_its_plan() {
     let app = TestApp::spawn_without_worker().await;
     // A job row is written up to four times and none of its updates is HOT: every index costs
@@ -299,7 +343,7 @@ async fn a_worker_killed_mid_job_hands_the_job_to_another_worker() {
     let a_vars = refs(&env_a);
     let a_refs: Vec<(&str, &str)> = a_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let first = Running::spawn("azione-worker", &[], &a_refs);
-    wait_for_job_status(&app, "Running").await;
+    wait_for_job_status(&app, "Queued").await;
     eventually("the first worker to reach SMTP", || async {
         (app.smtp.connection_count() > 0).then_some(())
     })

@@ -139,7 +139,11 @@ macro_rules! job_worker {
                     .queue(queue)
                     .batch_size(ctx.config.concurrency_of(queue))
                     .heartbeat_interval(jobs.heartbeat_interval)
-                    .missed_heartbeats(MISSED_HEARTBEATS as usize),
+                    .missed_heartbeats(MISSED_HEARTBEATS as usize)
+                    // A fetched job is already ours (`Queued`, `lock_by` set, and handed back
+                    // if this worker dies): marking it `Running` too would write its row once
+                    // more, with every index entry, for no reader that needs it.
+                    .lock_tasks(false),
             );
             // NOTIFY wakes the worker at once; the interval catches what NOTIFY misses.
             let strategy = Strategy::new()
