@@ -357,7 +357,8 @@ async fn drain_backlog(rig: &Rig, performance: Uuid, n: usize, restart: bool) ->
         }
         assert!(
             Instant::now() < deadline,
-            "the backlog did not drain: {sent} of {n}"
+            "the backlog did not drain: {sent} of {n}; the worker said:\n{}",
+            rig.worker.as_ref().map(|w| w.output()).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
