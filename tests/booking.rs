@@ -76,13 +76,27 @@ async fn a_valid_booking_is_accepted_as_pending_with_its_email_job_in_the_same_t
 async fn a_booking_does_not_wait_for_a_confirmation_holding_its_performance() {
     let app = TestApp::spawn_without_worker().await;
     let id = app.create_performance(PerformanceSpec::default()).await;
-    // A confirmation (or an offer, a cancellation, a staff edit) holds the performance row
-    // for the rest of its transaction.
+    app.book(id, "first@example.org", 1).await;
+    let token = app.confirmation_token("first@example.org").await;
+    // A confirmation holds the performance row for the rest of its transaction (so do an
+    // offer, a cancellation and a staff edit, through `lock_performance`).
     let mut held = app.db.begin().await.unwrap();
-    common::catalogue::lock_performance(&mut held, id)
+    let confirmed = common::confirmation::confirm_reservation(&mut held, &token, 3, None, None)
         .await
-        .unwrap()
-        .expect("the performance exists");
+        .unwrap();
+    assert!(matches!(confirmed, common::confirmation::Confirmed::Now(_)));
+    let mut offer = app.db.begin().await.unwrap();
+    sqlx::query("SET LOCAL lock_timeout = '1s'")
+        .execute(&mut *offer)
+        .await
+        .unwrap();
+    assert!(
+        common::catalogue::lock_performance(&mut offer, id)
+            .await
+            .is_err(),
+        "a seat change waits for the confirmation holding the performance"
+    );
+    offer.rollback().await.unwrap();
     // A booking's insert checks its performance exists (a foreign key, FOR KEY SHARE): under
     // a FOR UPDATE lock every booking queued behind every confirmation.
     let booked = tokio::time::timeout(Duration::from_secs(5), app.post_reservation(id, &valid()))
@@ -90,7 +104,9 @@ async fn a_booking_does_not_wait_for_a_confirmation_holding_its_performance() {
         .expect("the booking answered while a confirmation held the performance");
     assert_eq!(booked.status(), 202);
     held.rollback().await.unwrap();
-    assert_eq!(app.row_counts().await, (1, 1));
+    // Two reservations, each with its confirmation e-mail's job; the rolled-back confirmation
+    // queued nothing.
+    assert_eq!(app.row_counts().await, (2, 2));
 }
 
 #[tokio::test]

@@ -186,13 +186,9 @@ pub async fn create_reservation(
     )?;
     let row: Option<BookingRow> = sqlx::query_as(concat!(
         "WITH p AS (
-            SELECT p.booking_status AS stored_booking_status, p.starts_at, p.max_party_size,
-                   (r.capacity + p.additional_seats - p.manually_occupied_seats)::bigint
-                   - (SELECT COALESCE(sum(party_size), 0) FROM reservations
-                       WHERE performance_id = p.id AND status = 'confirmed')
-                   - (SELECT COALESCE(sum(party_size), 0) FROM waitlist_entries
-                       WHERE performance_id = p.id AND status = 'offered'
-                         AND offer_expires_at > now()) AS seats_available
+            SELECT p.booking_status AS stored_booking_status, p.starts_at, p.max_party_size, ",
+        crate::seats_free_sql!(),
+        " AS seats_available
               FROM performances p JOIN rooms r ON r.id = p.room_id
              WHERE p.id = $1),
          cap AS (

@@ -110,6 +110,20 @@ impl Performance {
     }
 }
 
+/// Seats a performance `p` (in room `r`) has free before clamping, in SQL: the one formula of
+/// [`Performance::seats_free`] for the statements that book and confirm under the performance's
+/// lock (a macro so `concat!` keeps the SQL static).
+#[macro_export]
+macro_rules! seats_free_sql {
+    () => {
+        "((r.capacity + p.additional_seats - p.manually_occupied_seats)::bigint
+           - (SELECT COALESCE(sum(party_size), 0) FROM reservations
+               WHERE performance_id = p.id AND status = 'confirmed')
+           - (SELECT COALESCE(sum(party_size), 0) FROM waitlist_entries
+               WHERE performance_id = p.id AND status = 'offered' AND offer_expires_at > now()))"
+    };
+}
+
 /// The SELECT every performance query starts with (a macro so `concat!` keeps the SQL static).
 macro_rules! performance_select {
     () => {
