@@ -92,10 +92,10 @@ pub async fn confirm_reservation(
         .map(|at| NewJob::of(&SendReminder { reservation_id }, job_attempts).map(|j| (j, at)))
         .transpose()?;
     let (reminder, remind_at) = reminder.unzip();
-    // The recount and the confirmation are one statement, and a second one after the lock's on
-    // purpose: under READ COMMITTED a statement sees the data as of its start, so the seats
-    // must be counted by a statement that starts after the lock was granted, when every
-    // earlier confirmation has committed.
+    // The recount and the confirmation are one statement, separate from the lock's on purpose:
+    // under READ COMMITTED a statement sees the data as of its start, so the seats must be
+    // counted by a statement that starts after the lock was granted, when every earlier
+    // confirmation has committed.
     let outcome: Option<ConfirmRow> = sqlx::query_as(concat!(
         "WITH p AS (
             SELECT p.booking_status = 'cancelled' OR p.starts_at <= now() AS closed, ",
