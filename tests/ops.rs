@@ -149,15 +149,17 @@ async fn taking_a_job_does_not_lock_its_workers_row() {
 }
 
 #[tokio::test]
-async fn a_job_is_written_once_taken_and_once_done_and_is_then_held_by_no_worker() {
+async fn a_job_is_written_when_taken_and_when_done_with_its_email_then_held_by_no_worker() {
     let app = TestApp::spawn().await;
     let id = app.create_performance(PerformanceSpec::default()).await;
     // Every write of a job row after its insert, in order, as it lands.
     sqlx::raw_sql(
-        "CREATE TABLE job_writes (n serial, id text, status text, lock_by text);
+        "CREATE TABLE job_writes (n serial, id text, status text, lock_by text, xid text);
          CREATE FUNCTION record_job_write() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
-             INSERT INTO job_writes (id, status, lock_by) VALUES (NEW.id, NEW.status, NEW.lock_by);
+             INSERT INTO job_writes (id, status, lock_by, xid)
+             VALUES (NEW.id, NEW.status, NEW.lock_by,
+                     (pg_current_xact_id()::text::bigint % 4294967296)::text);
              RETURN NULL;
          END $$;
          CREATE TRIGGER record_job_write AFTER UPDATE ON apalis.jobs
@@ -170,19 +172,35 @@ async fn a_job_is_written_once_taken_and_once_done_and_is_then_held_by_no_worker
     app.wait_for_mail("twice@example.org", 1).await;
     let counts = app.wait_for_jobs().await;
     assert_eq!(counts.get("Done"), Some(&1), "{counts:?}");
-    let writes: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT status, lock_by FROM job_writes ORDER BY n")
+    let writes: Vec<(String, Option<String>, String)> =
+        sqlx::query_as("SELECT status, lock_by, xid FROM job_writes ORDER BY n")
             .fetch_all(&app.db)
             .await
             .unwrap();
     // No job update can be HOT, so each write costs the row and every index an entry: taken
     // (by a worker) and done are all a job needs, not a third write marking it running.
-    let statuses: Vec<&str> = writes.iter().map(|(s, _)| s.as_str()).collect();
+    let statuses: Vec<&str> = writes.iter().map(|(s, ..)| s.as_str()).collect();
     assert_eq!(statuses, ["Queued", "Done"], "{writes:?}");
     assert!(writes[0].1.is_some(), "a taken job names its worker");
     // apalis acknowledges a finished job by first reading every job whose `lock_by` is the
     // worker's: left set on finished jobs, that read grew with every job the worker had done.
     assert_eq!(writes[1].1, None, "a finished job is held by no worker");
+    // The job is done in the transaction that records its e-mail as sent (the reservation's
+    // last write), not in a transaction of its own after it.
+    let recorded_by: String = sqlx::query_scalar(
+        "SELECT xmin::text FROM reservations WHERE confirmation_sent_at IS NOT NULL",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(writes[1].2, recorded_by, "{writes:?}");
+    // ... and reads as apalis records a job done at its first attempt.
+    let (attempts, result): (i32, serde_json::Value) =
+        sqlx::query_as("SELECT attempts, last_result FROM apalis.jobs")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((attempts, result), (1, serde_json::json!({ "Ok": null })));
     let still_held: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM apalis.jobs WHERE lock_by IS NOT NULL AND status NOT IN ('Queued', 'Running')",
     )
@@ -190,6 +208,19 @@ async fn a_job_is_written_once_taken_and_once_done_and_is_then_held_by_no_worker
     .await
     .unwrap();
     assert_eq!(still_held, 0);
+    // Only a held job is indexed by its worker: one entry in that index for the job's whole
+    // life (when it was taken), not one per write.
+    let by_worker: i64 = sqlx::raw_sql(
+        "CREATE EXTENSION IF NOT EXISTS pageinspect;
+         SELECT count(*) FROM bt_page_items('apalis.idx_apalis_jobs_lock_by', 1);",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap()
+    .last()
+    .map(|row| sqlx::Row::get(row, 0))
+    .unwrap();
+    assert_eq!(by_worker, 1);
 }
 
 #[tokio::test]

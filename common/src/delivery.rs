@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use crate::jobs::HeldJob;
 use crate::tickets::{RECIPIENT_COLUMNS, RECIPIENT_JOINS, Recipient};
 use crate::token::{TokenHash, TokenPurpose};
 use sqlx::{FromRow, PgConnection};
@@ -361,13 +362,19 @@ pub async fn claim(
     })
 }
 
-/// Records that `holder` sent `email` carrying `generation`, and frees its lease. Returns false
-/// when the e-mail was superseded meanwhile (a ticket re-sent by staff): it is not the sent one.
+/// Records that `job`'s worker sent `email` carrying `generation`, frees its lease and finishes
+/// the job, in one statement. Returns false when the e-mail was superseded meanwhile (a ticket
+/// re-sent by staff): it is not the sent one.
+///
+/// The job is finished (`Done`) only while its worker still holds it: apalis's own
+/// acknowledgement, which follows, then finds it held by no worker and writes nothing, so an
+/// e-mail costs one transaction and one write of its job row fewer, and the e-mail's record
+/// and its job's end commit together.
 pub async fn record_sent(
     conn: &mut PgConnection,
     id: Uuid,
     email: Email,
-    holder: &str,
+    job: &HeldJob,
     generation: i32,
 ) -> Result<bool, sqlx::Error> {
     let Shape {
@@ -379,16 +386,25 @@ pub async fn record_sent(
     } = email.shape();
     let (record, current) = record.update();
     let current: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "UPDATE {table}
-            SET {record},
-                {send_by} = NULLIF({send_by}, $2),
-                {started_at} = CASE WHEN {send_by} = $2 THEN NULL ELSE {started_at} END
-          WHERE id = $1
-      RETURNING {current}"
+        "WITH sent AS (
+            UPDATE {table}
+               SET {record},
+                   {send_by} = NULLIF({send_by}, $2),
+                   {started_at} = CASE WHEN {send_by} = $2 THEN NULL ELSE {started_at} END
+             WHERE id = $1
+         RETURNING {current} AS current),
+         finished AS (
+            UPDATE apalis.jobs
+               SET status = 'Done', attempts = $5, last_result = '{{\"Ok\": null}}',
+                   done_at = now()
+             WHERE id = $4 AND lock_by = $2 AND status IN ('Queued', 'Running'))
+         SELECT current FROM sent"
     )))
     .bind(id)
-    .bind(holder)
+    .bind(&job.worker)
     .bind(generation)
+    .bind(&job.id)
+    .bind(job.attempt)
     .fetch_optional(conn)
     .await?;
     Ok(current.unwrap_or(false))

@@ -65,6 +65,17 @@ pub struct SendReminder {
     pub reservation_id: Uuid,
 }
 
+/// A job as the worker running it holds it: `worker` is the apalis worker's name (the job's
+/// `lock_by`, and the holder of its e-mail's delivery lease), `id` the job's and `attempt` the
+/// one running. Recording a sent e-mail finishes the job in the same statement
+/// ([`crate::delivery::record_sent`]).
+#[derive(Debug, Clone)]
+pub struct HeldJob {
+    pub worker: String,
+    pub id: String,
+    pub attempt: i32,
+}
+
 /// A payload type and the queue it travels on.
 pub trait Job: Serialize {
     const QUEUE: &'static str;

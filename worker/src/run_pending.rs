@@ -4,8 +4,8 @@
 
 use anyhow::Context;
 use common::jobs::{
-    CONFIRMATION_QUEUE, QUEUES, REMINDER_QUEUE, SendConfirmationEmail, SendReminder, SendTicket,
-    TICKET_QUEUE, WAITLIST_QUEUE, WaitlistJob,
+    CONFIRMATION_QUEUE, HeldJob, QUEUES, REMINDER_QUEUE, SendConfirmationEmail, SendReminder,
+    SendTicket, TICKET_QUEUE, WAITLIST_QUEUE, WaitlistJob,
 };
 use serde_json::json;
 
@@ -21,7 +21,14 @@ const HOLDER: &str = "run-pending-jobs";
 pub async fn run_pending_jobs(ctx: &JobContext) -> anyhow::Result<usize> {
     let mut ran = 0;
     while let Some((id, queue, payload)) = claim_next(ctx).await? {
-        let result = run_one(ctx, &queue, &payload).await;
+        // Not held by a worker (`lock_by` stays empty), so a sent e-mail's record leaves the job
+        // to be finished here.
+        let held = HeldJob {
+            worker: HOLDER.to_owned(),
+            id: id.clone(),
+            attempt: 1,
+        };
+        let result = run_one(ctx, &held, &queue, &payload).await;
         let (status, last_result) = match &result {
             Ok(()) => ("Done", json!({ "Ok": null })),
             Err(JobError::Retryable(e)) => ("Failed", json!({ "Err": format!("{e:#}") })),
@@ -60,25 +67,30 @@ async fn claim_next(ctx: &JobContext) -> anyhow::Result<Option<(String, String, 
 }
 
 /// Decodes the payload and calls the queue's handler.
-async fn run_one(ctx: &JobContext, queue: &str, payload: &[u8]) -> Result<(), JobError> {
+async fn run_one(
+    ctx: &JobContext,
+    held: &HeldJob,
+    queue: &str,
+    payload: &[u8],
+) -> Result<(), JobError> {
     let undecodable = |e: serde_json::Error| JobError::Permanent(anyhow::anyhow!("payload: {e}"));
     match queue {
         CONFIRMATION_QUEUE => {
             let job: SendConfirmationEmail =
                 serde_json::from_slice(payload).map_err(undecodable)?;
-            jobs::send_confirmation_email::send(ctx, job.reservation_id, HOLDER).await
+            jobs::send_confirmation_email::send(ctx, job.reservation_id, held).await
         }
         TICKET_QUEUE => {
             let job: SendTicket = serde_json::from_slice(payload).map_err(undecodable)?;
-            jobs::send_ticket::send(ctx, job.reservation_id, HOLDER).await
+            jobs::send_ticket::send(ctx, job.reservation_id, held).await
         }
         WAITLIST_QUEUE => {
             let job: WaitlistJob = serde_json::from_slice(payload).map_err(undecodable)?;
-            jobs::waitlist::perform(ctx, job, HOLDER).await
+            jobs::waitlist::perform(ctx, job, held).await
         }
         REMINDER_QUEUE => {
             let job: SendReminder = serde_json::from_slice(payload).map_err(undecodable)?;
-            jobs::reminders::send(ctx, job.reservation_id, HOLDER).await
+            jobs::reminders::send(ctx, job.reservation_id, held).await
         }
         other => Err(JobError::Permanent(anyhow::anyhow!(
             "unknown queue {other}"

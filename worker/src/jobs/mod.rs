@@ -9,9 +9,10 @@ pub mod waitlist;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId, WorkerContext};
 use common::{
     delivery::{self, Claim},
+    jobs::HeldJob,
     tickets::Recipient,
 };
 use sqlx::{PgConnection, Postgres, Transaction, pool::PoolConnection};
@@ -48,8 +49,8 @@ const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 /// Sends one e-mail of a reservation (or waiting-list entry), at least once and at most once as
 /// far as the database can tell (see `common::delivery`): waits while another live worker sends
 /// it, builds it with `build` from what the lease's statement read (the [`Recipient`] of a
-/// reservation's e-mail; `None` for a waiting-list entry's), sends it, and records it. Returns
-/// whether this call sent it.
+/// reservation's e-mail; `None` for a waiting-list entry's), sends it, and records it, which
+/// finishes `job`. Returns whether this call sent it.
 ///
 /// A reservation's e-mail passes the tokens it carries as `issue`: the lease's statement issues
 /// them, and `build` needs no database. Without `issue` (a waiting-list entry's e-mail, which
@@ -59,7 +60,7 @@ pub async fn deliver(
     ctx: &JobContext,
     reservation_id: Uuid,
     kind: delivery::Email,
-    holder: &str,
+    job: &HeldJob,
     issue: Option<delivery::Issue>,
     build: impl AsyncFnOnce(
         &mut PgConnection,
@@ -75,6 +76,7 @@ pub async fn deliver(
             common::jobs::WAITLIST_QUEUE
         }
     };
+    let holder = job.worker.as_str();
     let lease = ctx.delivery_lease();
     let waiting_since = Instant::now();
     let (email, generation, resumed) = loop {
@@ -145,7 +147,7 @@ pub async fn deliver(
         }
         return Err(e);
     }
-    let current = record_sent(ctx, reservation_id, kind, holder, generation).await?;
+    let current = record_sent(ctx, reservation_id, kind, job, generation).await?;
     if current {
         tracing::info!("e-mail sent");
     } else {
@@ -194,21 +196,28 @@ pub fn leased_recipient(read: Option<Recipient>) -> Result<Recipient, JobError> 
     read.ok_or_else(|| JobError::Permanent(anyhow!("the lease read no recipient")))
 }
 
-/// The body of every queue's `run`: `work` (given the context and the apalis worker's name,
-/// which holds delivery leases) runs in the job's span on a task of its own, so that a worker
+/// The body of every queue's `run`: `work` (given the context and the job as its worker holds
+/// it: the worker's name holds delivery leases) runs in the job's span on a task of its own, so that a worker
 /// whose queue loses the database mid-job does not cut a send off between SMTP's acceptance
 /// and its record; its outcome is counted for `queue` and answered to apalis.
 pub async fn run_detached<Work>(
     queue: &'static str,
     ctx: Data<JobContext>,
     worker: WorkerContext,
-    work: impl FnOnce(JobContext, String) -> Work,
+    task: TaskId,
+    attempt: Attempt,
+    work: impl FnOnce(JobContext, HeldJob) -> Work,
 ) -> Result<(), BoxDynError>
 where
     Work: Future<Output = Result<(), JobError>> + Send + 'static,
 {
     let ctx = ctx.0;
-    let work = work(ctx.clone(), worker.name().to_owned()).in_current_span();
+    let job = HeldJob {
+        worker: worker.name().to_owned(),
+        id: task.to_string(),
+        attempt: i32::try_from(attempt.current()).unwrap_or(i32::MAX),
+    };
+    let work = work(ctx.clone(), job).in_current_span();
     let outcome = tokio::spawn(work)
         .await
         .unwrap_or_else(|e| Err(JobError::Permanent(anyhow!("job task failed: {e}"))));
@@ -220,7 +229,7 @@ async fn record_sent(
     ctx: &JobContext,
     reservation_id: Uuid,
     kind: delivery::Email,
-    holder: &str,
+    job: &HeldJob,
     generation: i32,
 ) -> Result<bool, JobError> {
     let started = Instant::now();
@@ -228,7 +237,7 @@ async fn record_sent(
     loop {
         let attempt = async {
             let mut conn = ctx.db.acquire().await?;
-            delivery::record_sent(&mut conn, reservation_id, kind, holder, generation).await
+            delivery::record_sent(&mut conn, reservation_id, kind, job, generation).await
         };
         match attempt.await {
             Ok(current) => return Ok(current),

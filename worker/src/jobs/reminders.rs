@@ -5,13 +5,13 @@
 //! before its ticket.
 
 use anyhow::anyhow;
-use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId, WorkerContext};
 use askama::Template;
 use chrono::Utc;
 use common::{
     booking::ReservationStatus,
     delivery,
-    jobs::{REMINDER_QUEUE, SendReminder},
+    jobs::{HeldJob, REMINDER_QUEUE, SendReminder},
     locale::Language,
     reminders,
     short_code::ShortCode,
@@ -70,17 +70,24 @@ pub async fn run(
     job: SendReminder,
     ctx: Data<JobContext>,
     worker: WorkerContext,
+    task: TaskId,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
-    run_detached(REMINDER_QUEUE, ctx, worker, move |ctx, holder| async move {
-        send(&ctx, job.reservation_id, &holder).await
-    })
+    run_detached(
+        REMINDER_QUEUE,
+        ctx,
+        worker,
+        task,
+        attempt,
+        move |ctx, held| async move { send(&ctx, job.reservation_id, &held).await },
+    )
     .await
 }
 
 pub(crate) async fn send(
     ctx: &JobContext,
     reservation_id: Uuid,
-    holder: &str,
+    held: &HeldJob,
 ) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let recipient = tickets::find_recipient(&mut conn, reservation_id).await?;
@@ -124,7 +131,7 @@ pub(crate) async fn send(
         ctx,
         reservation_id,
         delivery::Email::Reminder,
-        holder,
+        held,
         Some(issue),
         async |_: &mut PgConnection, _generation, r: Option<Recipient>| {
             // What the e-mail shows, read again under the lease.

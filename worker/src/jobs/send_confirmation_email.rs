@@ -1,11 +1,11 @@
 //! Sends the link that confirms a pending reservation. The token is created here, so its raw
 //! value exists only in the e-mail; the database keeps its SHA-256.
 
-use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId, WorkerContext};
 use askama::Template;
 use common::{
     delivery,
-    jobs::SendConfirmationEmail,
+    jobs::{HeldJob, SendConfirmationEmail},
     locale::Language,
     tickets::Recipient,
     token::{RawToken, TokenPurpose},
@@ -46,12 +46,16 @@ pub async fn run(
     job: SendConfirmationEmail,
     ctx: Data<JobContext>,
     worker: WorkerContext,
+    task: TaskId,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     run_detached(
         common::jobs::CONFIRMATION_QUEUE,
         ctx,
         worker,
-        move |ctx, holder| async move { send(&ctx, job.reservation_id, &holder).await },
+        task,
+        attempt,
+        move |ctx, held| async move { send(&ctx, job.reservation_id, &held).await },
     )
     .await
 }
@@ -59,7 +63,7 @@ pub async fn run(
 pub(crate) async fn send(
     ctx: &JobContext,
     reservation_id: Uuid,
-    holder: &str,
+    held: &HeldJob,
 ) -> Result<(), JobError> {
     let ttl = ctx.config.booking.confirmation_ttl;
     let base = &ctx.config.public_base_url;
@@ -77,7 +81,7 @@ pub(crate) async fn send(
         ctx,
         reservation_id,
         delivery::Email::Confirmation,
-        holder,
+        held,
         Some(issue),
         async |_: &mut PgConnection, _generation, r: Option<Recipient>| {
             let r = leased_recipient(r)?;

@@ -2,11 +2,11 @@
 //! revoked, so a retried or re-sent job leaves one valid ticket, in the newest e-mail), the QR
 //! code as an inline PNG and as an attachment, and the cancel link.
 
-use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId, WorkerContext};
 use askama::Template;
 use common::{
     delivery,
-    jobs::SendTicket,
+    jobs::{HeldJob, SendTicket},
     locale::Language,
     reminders,
     short_code::ShortCode,
@@ -56,12 +56,16 @@ pub async fn run(
     job: SendTicket,
     ctx: Data<JobContext>,
     worker: WorkerContext,
+    task: TaskId,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     run_detached(
         common::jobs::TICKET_QUEUE,
         ctx,
         worker,
-        move |ctx, holder| async move { send(&ctx, job.reservation_id, &holder).await },
+        task,
+        attempt,
+        move |ctx, held| async move { send(&ctx, job.reservation_id, &held).await },
     )
     .await
 }
@@ -69,7 +73,7 @@ pub async fn run(
 pub(crate) async fn send(
     ctx: &JobContext,
     reservation_id: Uuid,
-    holder: &str,
+    held: &HeldJob,
 ) -> Result<(), JobError> {
     let base = &ctx.config.public_base_url;
     let tz = ctx.config.locale.timezone;
@@ -79,7 +83,7 @@ pub(crate) async fn send(
         ctx,
         reservation_id,
         delivery::Email::Ticket,
-        holder,
+        held,
         Some(issue),
         async |_: &mut PgConnection, _generation, r: Option<Recipient>| {
             let r = leased_recipient(r)?;

@@ -5,11 +5,11 @@
 //! link, which also declines an offer.
 
 use anyhow::anyhow;
-use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId, WorkerContext};
 use askama::Template;
 use common::{
     delivery,
-    jobs::{WAITLIST_QUEUE, WaitlistJob},
+    jobs::{HeldJob, WAITLIST_QUEUE, WaitlistJob},
     locale::Language,
     waitlist::{self, Addressee, WaitlistStatus, WaitlistTokenPurpose},
 };
@@ -72,26 +72,33 @@ pub async fn run(
     job: WaitlistJob,
     ctx: Data<JobContext>,
     worker: WorkerContext,
+    task: TaskId,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
-    run_detached(WAITLIST_QUEUE, ctx, worker, move |ctx, holder| async move {
-        perform(&ctx, job, &holder).await
-    })
+    run_detached(
+        WAITLIST_QUEUE,
+        ctx,
+        worker,
+        task,
+        attempt,
+        move |ctx, held| async move { perform(&ctx, job, &held).await },
+    )
     .await
 }
 
-/// Does one job of this queue as `holder` (the worker's name, for delivery leases).
+/// Does one job of this queue, as `held` by its worker (whose name holds delivery leases).
 pub(crate) async fn perform(
     ctx: &JobContext,
     job: WaitlistJob,
-    holder: &str,
+    held: &HeldJob,
 ) -> Result<(), JobError> {
     match job {
         WaitlistJob::OfferSeats { performance_id } => offer_seats(ctx, performance_id).await,
         WaitlistJob::SendConfirmation { entry_id } => {
-            send(ctx, entry_id, delivery::Email::WaitlistConfirmation, holder).await
+            send(ctx, entry_id, delivery::Email::WaitlistConfirmation, held).await
         }
         WaitlistJob::SendOffer { entry_id } => {
-            send(ctx, entry_id, delivery::Email::WaitlistOffer, holder).await
+            send(ctx, entry_id, delivery::Email::WaitlistOffer, held).await
         }
     }
 }
@@ -130,7 +137,7 @@ async fn send(
     ctx: &JobContext,
     entry_id: Uuid,
     kind: delivery::Email,
-    holder: &str,
+    held: &HeldJob,
 ) -> Result<(), JobError> {
     let mut conn = ctx.db.acquire().await?;
     let addressee = waitlist::find_addressee(&mut conn, entry_id).await?;
@@ -158,7 +165,7 @@ async fn send(
         ctx,
         entry_id,
         kind,
-        holder,
+        held,
         None,
         async |conn: &mut PgConnection, _generation, _recipient| {
             let leave =
