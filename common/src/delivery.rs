@@ -362,14 +362,13 @@ pub async fn claim(
     })
 }
 
-/// Records that `job`'s worker sent `email` carrying `generation`, frees its lease and finishes
-/// the job, in one statement. Returns false when the e-mail was superseded meanwhile (a ticket
-/// re-sent by staff): it is not the sent one.
+/// Records that `job`'s worker sent `email` carrying `generation`, frees its lease and ends the
+/// job (`Done`, as [`crate::jobs::end_job`] records it), in one statement. Returns false when
+/// the e-mail was superseded meanwhile (a ticket re-sent by staff): it is not the sent one.
 ///
-/// The job is finished (`Done`) only while its worker still holds it: apalis's own
-/// acknowledgement, which follows, then finds it held by no worker and writes nothing, so an
-/// e-mail costs one transaction and one write of its job row fewer, and the e-mail's record
-/// and its job's end commit together.
+/// The job ends only while its worker still holds it, and is then noted as ended (`job`), so
+/// that the worker writes nothing more: the e-mail's record and its job's end commit together,
+/// one transaction per e-mail instead of two.
 pub async fn record_sent(
     conn: &mut PgConnection,
     id: Uuid,
@@ -385,7 +384,7 @@ pub async fn record_sent(
         ..
     } = email.shape();
     let (record, current) = record.update();
-    let current: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    let recorded: Option<(bool, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH sent AS (
             UPDATE {table}
                SET {record},
@@ -397,8 +396,9 @@ pub async fn record_sent(
             UPDATE apalis.jobs
                SET status = 'Done', attempts = $5, last_result = '{{\"Ok\": null}}',
                    done_at = now()
-             WHERE id = $4 AND lock_by = $2 AND status IN ('Queued', 'Running'))
-         SELECT current FROM sent"
+             WHERE id = $4 AND lock_by = $2 AND status IN ('Queued', 'Running')
+         RETURNING id)
+         SELECT current, EXISTS (SELECT 1 FROM finished) AS ended FROM sent"
     )))
     .bind(id)
     .bind(&job.worker)
@@ -407,7 +407,11 @@ pub async fn record_sent(
     .bind(job.attempt)
     .fetch_optional(conn)
     .await?;
-    Ok(current.unwrap_or(false))
+    let (current, ended) = recorded.unwrap_or((false, false));
+    if ended {
+        job.ended();
+    }
+    Ok(current)
 }
 
 /// Frees `holder`'s lease after a failed send, so that the retry or another worker may send.

@@ -3,6 +3,8 @@
 //! because the queue tables are shown to operators verbatim.
 
 use apalis_core::task::builder::TaskBuilder;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -67,13 +69,84 @@ pub struct SendReminder {
 
 /// A job as the worker running it holds it: `worker` is the apalis worker's name (the job's
 /// `lock_by`, and the holder of its e-mail's delivery lease), `id` the job's and `attempt` the
-/// one running. Recording a sent e-mail finishes the job in the same statement
-/// ([`crate::delivery::record_sent`]).
-#[derive(Debug, Clone)]
+/// one running.
+///
+/// The worker records how each job ends itself ([`end_job`]; apalis's acknowledgement is off),
+/// and an e-mail's job ends in the statement that records the e-mail as sent
+/// ([`crate::delivery::record_sent`]), which notes it here so that nothing is written twice.
+#[derive(Debug)]
 pub struct HeldJob {
     pub worker: String,
     pub id: String,
     pub attempt: i32,
+    ended: AtomicBool,
+}
+
+impl HeldJob {
+    pub fn new(worker: String, id: String, attempt: i32) -> HeldJob {
+        HeldJob {
+            worker,
+            id,
+            attempt,
+            ended: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether this job's end has been recorded.
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Notes that a statement recorded this job's end.
+    pub fn ended(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+}
+
+/// How a job ended, in apalis's terms.
+#[derive(Debug, Clone, Copy)]
+pub enum JobEnd<'a> {
+    Done,
+    /// A retryable error at its last attempt: it stays failed until an operator retries it.
+    Failed(&'a str),
+    /// A permanent error: no more attempts.
+    Killed(&'a str),
+}
+
+/// Records how `job` ended, as apalis's acknowledgement would (status, attempts, result), while
+/// its worker still holds it: a job that an operator killed meanwhile, or that was handed to
+/// another worker, is left alone. Returns whether it was recorded.
+///
+/// apalis acknowledges in a transaction of its own that first looks up every job by its
+/// worker (stepping over the index entries of all the jobs that worker finished since the last
+/// vacuum); this is one statement by the job's id.
+pub async fn end_job(
+    conn: &mut PgConnection,
+    job: &HeldJob,
+    end: JobEnd<'_>,
+) -> Result<bool, sqlx::Error> {
+    let (status, result) = match end {
+        JobEnd::Done => ("Done", serde_json::json!({ "Ok": null })),
+        JobEnd::Failed(e) => ("Failed", serde_json::json!({ "Err": e })),
+        JobEnd::Killed(e) => ("Killed", serde_json::json!({ "Err": e })),
+    };
+    let ended = sqlx::query(
+        "UPDATE apalis.jobs SET status = $3, attempts = $4, last_result = $5, done_at = now()
+          WHERE id = $1 AND lock_by = $2 AND status IN ('Queued', 'Running')",
+    )
+    .bind(&job.id)
+    .bind(&job.worker)
+    .bind(status)
+    .bind(job.attempt)
+    .bind(result)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if ended {
+        job.ended();
+    }
+    Ok(ended)
 }
 
 /// A payload type and the queue it travels on.

@@ -143,7 +143,10 @@ macro_rules! job_worker {
                     // A fetched job is already ours (`Queued`, `lock_by` set, and handed back
                     // if this worker dies): marking it `Running` too would write its row once
                     // more, with every index entry, for no reader that needs it.
-                    .lock_tasks(false),
+                    .lock_tasks(false)
+                    // Each job's end is recorded by its handler (`jobs::run_detached`), by the
+                    // job's id: apalis's acknowledgement looked the job up by its worker first.
+                    .persist_results(false),
             );
             // NOTIFY wakes the worker at once; the interval catches what NOTIFY misses.
             let strategy = Strategy::new()

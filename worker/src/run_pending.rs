@@ -23,11 +23,7 @@ pub async fn run_pending_jobs(ctx: &JobContext) -> anyhow::Result<usize> {
     while let Some((id, queue, payload)) = claim_next(ctx).await? {
         // Not held by a worker (`lock_by` stays empty), so a sent e-mail's record leaves the job
         // to be finished here.
-        let held = HeldJob {
-            worker: HOLDER.to_owned(),
-            id: id.clone(),
-            attempt: 1,
-        };
+        let held = HeldJob::new(HOLDER.to_owned(), id.clone(), 1);
         let result = run_one(ctx, &held, &queue, &payload).await;
         let (status, last_result) = match &result {
             Ok(()) => ("Done", json!({ "Ok": null })),

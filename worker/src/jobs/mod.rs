@@ -6,13 +6,16 @@ pub mod send_confirmation_email;
 pub mod send_ticket;
 pub mod waitlist;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::anyhow;
 use apalis::prelude::{Attempt, BoxDynError, Data, TaskId, WorkerContext};
 use common::{
     delivery::{self, Claim},
-    jobs::HeldJob,
+    jobs::{self, HeldJob, JobEnd},
     tickets::Recipient,
 };
 use sqlx::{PgConnection, Postgres, Transaction, pool::PoolConnection};
@@ -147,7 +150,17 @@ pub async fn deliver(
         }
         return Err(e);
     }
-    let current = record_sent(ctx, reservation_id, kind, job, generation).await?;
+    let mut patience = Patience::new();
+    let current = loop {
+        let attempt = async {
+            let mut conn = ctx.db.acquire().await?;
+            delivery::record_sent(&mut conn, reservation_id, kind, job, generation).await
+        };
+        match attempt.await {
+            Ok(current) => break current,
+            Err(e) => patience.wait(e).await?,
+        }
+    };
     if current {
         tracing::info!("e-mail sent");
     } else {
@@ -197,55 +210,83 @@ pub fn leased_recipient(read: Option<Recipient>) -> Result<Recipient, JobError> 
 }
 
 /// The body of every queue's `run`: `work` (given the context and the job as its worker holds
-/// it: the worker's name holds delivery leases) runs in the job's span on a task of its own, so that a worker
-/// whose queue loses the database mid-job does not cut a send off between SMTP's acceptance
-/// and its record; its outcome is counted for `queue` and answered to apalis.
+/// it: the worker's name holds delivery leases) runs in the job's span on a task of its own, so
+/// that a worker whose queue loses the database mid-job does not cut a send off between SMTP's
+/// acceptance and its record. Then the job's end is recorded (unless the work's own statement
+/// did), its outcome is counted for `queue` and answered to apalis, which retries in process.
 pub async fn run_detached<Work>(
     queue: &'static str,
     ctx: Data<JobContext>,
     worker: WorkerContext,
     task: TaskId,
     attempt: Attempt,
-    work: impl FnOnce(JobContext, HeldJob) -> Work,
+    work: impl FnOnce(JobContext, Arc<HeldJob>) -> Work,
 ) -> Result<(), BoxDynError>
 where
     Work: Future<Output = Result<(), JobError>> + Send + 'static,
 {
     let ctx = ctx.0;
-    let job = HeldJob {
-        worker: worker.name().to_owned(),
-        id: task.to_string(),
-        attempt: i32::try_from(attempt.current()).unwrap_or(i32::MAX),
-    };
-    let work = work(ctx.clone(), job).in_current_span();
+    let attempt = attempt.current();
+    let job = Arc::new(HeldJob::new(
+        worker.name().to_owned(),
+        task.to_string(),
+        i32::try_from(attempt).unwrap_or(i32::MAX),
+    ));
+    let work = work(ctx.clone(), job.clone()).in_current_span();
     let outcome = tokio::spawn(work)
         .await
         .unwrap_or_else(|e| Err(JobError::Permanent(anyhow!("job task failed: {e}"))));
+    // apalis retries a retryable error in this process while attempts remain (the job stays
+    // held meanwhile); every other outcome ends the job here.
+    let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+    let end = match (&outcome, &error) {
+        (Ok(()), _) => Some(JobEnd::Done),
+        (Err(JobError::Permanent(_)), Some(e)) => Some(JobEnd::Killed(e)),
+        (Err(JobError::Retryable(_)), Some(e)) if attempt >= ctx.config.jobs.max_attempts => {
+            Some(JobEnd::Failed(e))
+        }
+        _ => None,
+    };
+    if let Some(end) = end.filter(|_| !job.has_ended()) {
+        let mut patience = Patience::new();
+        loop {
+            let attempt = async {
+                let mut conn = ctx.db.acquire().await?;
+                jobs::end_job(&mut conn, &job, end).await
+            };
+            match attempt.await {
+                Ok(_) => break,
+                Err(e) => patience.wait(e).await.map_err(JobError::into_apalis)?,
+            }
+        }
+    }
     ctx.finish(queue, outcome)
 }
 
-/// [`delivery::record_sent`], retried while the database is unavailable.
-async fn record_sent(
-    ctx: &JobContext,
-    reservation_id: Uuid,
-    kind: delivery::Email,
-    job: &HeldJob,
-    generation: i32,
-) -> Result<bool, JobError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(100);
-    loop {
-        let attempt = async {
-            let mut conn = ctx.db.acquire().await?;
-            delivery::record_sent(&mut conn, reservation_id, kind, job, generation).await
-        };
-        match attempt.await {
-            Ok(current) => return Ok(current),
-            Err(e) if common::db::is_unavailable(&e) && started.elapsed() < RECORD_PATIENCE => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e.into()),
+/// Tries again while the database is unavailable, for up to [`RECORD_PATIENCE`] in all: what
+/// a sent e-mail left to record must not be lost to a restart.
+struct Patience {
+    started: Instant,
+    pause: Duration,
+}
+
+impl Patience {
+    fn new() -> Patience {
+        Patience {
+            started: Instant::now(),
+            pause: Duration::from_millis(100),
+        }
+    }
+
+    /// Waits before the next try if `e` means the database is away and patience remains;
+    /// otherwise gives the error back.
+    async fn wait(&mut self, e: sqlx::Error) -> Result<(), JobError> {
+        if common::db::is_unavailable(&e) && self.started.elapsed() < RECORD_PATIENCE {
+            tokio::time::sleep(self.pause).await;
+            self.pause = (self.pause * 2).min(Duration::from_secs(5));
+            Ok(())
+        } else {
+            Err(e.into())
         }
     }
 }
