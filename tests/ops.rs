@@ -182,8 +182,8 @@ async fn a_job_is_written_when_taken_and_when_done_with_its_email_then_held_by_n
     let statuses: Vec<&str> = writes.iter().map(|(s, ..)| s.as_str()).collect();
     assert_eq!(statuses, ["Queued", "Done"], "{writes:?}");
     assert!(writes[0].1.is_some(), "a taken job names its worker");
-    // apalis acknowledges a finished job by first reading every job whose `lock_by` is the
-    // worker's: left set on finished jobs, that read grew with every job the worker had done.
+    // Orphan recovery (and apalis's acknowledgement, off in our workers) find jobs by their
+    // `lock_by`: left set on finished jobs, those reads grew with every job a worker had done.
     assert_eq!(writes[1].1, None, "a finished job is held by no worker");
     // The job is done in the transaction that records its e-mail as sent (the reservation's
     // last write), not in a transaction of its own after it.
