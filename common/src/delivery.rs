@@ -409,7 +409,7 @@ pub async fn record_sent(
     .await?;
     let (current, ended) = recorded.unwrap_or((false, false));
     if ended {
-        job.ended();
+        job.note_ended();
     }
     Ok(current)
 }

@@ -98,7 +98,7 @@ impl HeldJob {
     }
 
     /// Notes that a statement recorded this job's end.
-    pub fn ended(&self) {
+    pub fn note_ended(&self) {
         self.ended.store(true, Ordering::Release);
     }
 }
@@ -144,7 +144,7 @@ pub async fn end_job(
     .rows_affected()
         > 0;
     if ended {
-        job.ended();
+        job.note_ended();
     }
     Ok(ended)
 }
