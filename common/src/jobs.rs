@@ -104,13 +104,13 @@ impl HeldJob {
 }
 
 /// How a job ended, in apalis's terms.
-#[derive(Debug, Clone, Copy)]
-pub enum JobEnd<'a> {
+#[derive(Debug, Clone)]
+pub enum JobEnd {
     Done,
     /// A retryable error at its last attempt: it stays failed until an operator retries it.
-    Failed(&'a str),
+    Failed(String),
     /// A permanent error: no more attempts.
-    Killed(&'a str),
+    Killed(String),
 }
 
 /// Records how `job` ended, as apalis's acknowledgement would (status, attempts, result), while
@@ -123,7 +123,7 @@ pub enum JobEnd<'a> {
 pub async fn end_job(
     conn: &mut PgConnection,
     job: &HeldJob,
-    end: JobEnd<'_>,
+    end: &JobEnd,
 ) -> Result<bool, sqlx::Error> {
     let (status, result) = match end {
         JobEnd::Done => ("Done", serde_json::json!({ "Ok": null })),

@@ -238,21 +238,18 @@ where
         .unwrap_or_else(|e| Err(JobError::Permanent(anyhow!("job task failed: {e}"))));
     // apalis retries a retryable error in this process while attempts remain (the job stays
     // held meanwhile); every other outcome ends the job here.
-    let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-    let end = match (&outcome, &error) {
-        (Ok(()), _) => Some(JobEnd::Done),
-        (Err(JobError::Permanent(_)), Some(e)) => Some(JobEnd::Killed(e)),
-        (Err(JobError::Retryable(_)), Some(e)) if attempt >= ctx.config.jobs.max_attempts => {
-            Some(JobEnd::Failed(e))
-        }
-        _ => None,
+    let end = match &outcome {
+        Ok(()) => Some(JobEnd::Done),
+        Err(e @ JobError::Permanent(_)) => Some(JobEnd::Killed(format!("{e:#}"))),
+        Err(e) if attempt >= ctx.config.jobs.max_attempts => Some(JobEnd::Failed(format!("{e:#}"))),
+        Err(_) => None,
     };
     if let Some(end) = end.filter(|_| !job.has_ended()) {
         let mut patience = Patience::new();
         loop {
             let attempt = async {
                 let mut conn = ctx.db.acquire().await?;
-                jobs::end_job(&mut conn, &job, end).await
+                jobs::end_job(&mut conn, &job, &end).await
             };
             match attempt.await {
                 Ok(_) => break,
